@@ -1,0 +1,1 @@
+"""syntraf-ctl: compile an Ansible inventory into a measured iperf3 mesh and deploy it."""
