@@ -1,0 +1,30 @@
+"""`syntraf-ctl plan`: compile the inventory and print the mesh plan (text or JSON); writes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.problems import ValidationError, report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plan", help="validate the inventory and show every edge, port and total")
+    add_inventory_arguments(parser)
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+    except ValidationError as error:
+        return report(error)
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(plan.to_text(), end="")
+    return 0

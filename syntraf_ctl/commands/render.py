@@ -1,0 +1,40 @@
+"""`syntraf-ctl render`: compile the inventory, write every host's files under DIR and the port lock file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.lockfile import write_lock
+from syntraf_ctl.problems import ValidationError, display_path, report
+from syntraf_ctl.render import render_plan, write_tree
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "render", help="write each host's probe configs and systemd units to a directory"
+    )
+    add_inventory_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to (re)create")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+    except ValidationError as error:
+        return report(error)
+    try:
+        write_tree(render_plan(plan), args.output)
+    except OSError as error:
+        print(f"syntraf-ctl: cannot write {args.output}: {error}", file=sys.stderr)
+        return 1
+    write_lock(plan.lock_path, plan.locked_ports())
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"rendered {len(plan.edges)} edges for {len(plan.model.hosts)} hosts into {args.output}; "
+        f"ports locked in {display_path(plan.lock_path)}"
+    )
+    return 0

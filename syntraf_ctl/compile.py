@@ -1,0 +1,73 @@
+"""The pipeline every command shares: inventory -> model -> edges -> ports -> Plan, or a ValidationError."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ansible.errors import AnsibleError
+
+from syntraf_ctl.inventory import LoadedInventory
+from syntraf_ctl.lockfile import lock_path, read_lock
+from syntraf_ctl.mesh import Edge, compute_edges
+from syntraf_ctl.model import Model, build_model
+from syntraf_ctl.plan import Plan, format_bps
+from syntraf_ctl.ports import assign_ports
+from syntraf_ctl.problems import Problem, ValidationError, display_path
+
+
+def compile_inventory(inventory_path: str, vault_password_file: str | None = None, lock: bool = True) -> Plan:
+    """Compile an Ansible inventory (file or directory) into a validated plan.
+
+    With `lock`, ports recorded in the inventory's lock file are kept; without, ports are assigned afresh.
+    Nothing is written. Raises ValidationError listing every problem found.
+    """
+    if not os.path.exists(inventory_path):
+        raise ValidationError([Problem(inventory_path, "inventory", "", "no such file or directory")])
+    try:
+        inventory = LoadedInventory(inventory_path, vault_password_file)
+        model, problems = build_model(inventory)
+    except AnsibleError as error:
+        raise ValidationError(
+            [Problem(display_path(inventory_path), "inventory", "", error.message)]
+        ) from None
+    if problems:
+        raise ValidationError(problems)
+    edges, warnings = compute_edges(model)
+    problems = check_max_bandwidth(model, edges)
+    path = lock_path(inventory.directory)
+    locked, lock_problems = read_lock(path) if lock else ({}, [])
+    problems += lock_problems + assign_ports(edges, model.hosts, locked)
+    if problems:
+        raise ValidationError(problems)
+    plan = Plan(model, edges, path)
+    plan.warnings = model.warnings + warnings + plan.large_group_warnings()
+    return plan
+
+
+def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:
+    """A host's syntraf_max_bandwidth bounds what it sends in all groups together."""
+    sent: dict[str, dict[str, int]] = {}
+    for edge in edges:
+        per_group = sent.setdefault(edge.src, {})
+        per_group[edge.group] = per_group.get(edge.group, 0) + edge.traffic.bandwidth_bps
+    problems = []
+    for uid, per_group in sorted(sent.items()):
+        host = model.hosts[uid]
+        total = sum(per_group.values())
+        if host.max_bandwidth_bps is not None and total > host.max_bandwidth_bps:
+            detail = ", ".join(f"{group} {format_bps(bps)}" for group, bps in sorted(per_group.items()))
+            problems.append(
+                host.problem(
+                    "syntraf_max_bandwidth",
+                    f"the host sends {format_bps(total)} ({total} bit/s: {detail}), more than its maximum "
+                    f"{format_bps(host.max_bandwidth_bps)}",
+                )
+            )
+    return problems
+
+
+def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
+    """The -i/--vault-password-file options every command that compiles an inventory takes."""
+    parser.add_argument("-i", "--inventory", required=True, help="Ansible inventory file or directory")
+    parser.add_argument("--vault-password-file", help="file holding the Ansible Vault password")

@@ -1,0 +1,192 @@
+"""Read an Ansible inventory with ansible-core's own API: hosts, groups, templated and vaulted variables.
+
+This is the only module that talks to Ansible. It hands the rest of the controller plain Python values
+(dict, list, str, int, float, bool, None) plus, for each value, the file and line Ansible loaded it from,
+so validation messages can point at them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible import constants as ansible_constants
+from ansible._internal._datatag._tags import Origin
+from ansible.errors import AnsibleError
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import get_file_vault_secret
+from ansible.template import Templar
+from ansible.utils.vars import combine_vars
+from ansible.vars.manager import VariableManager
+from ansible.vars.plugins import get_vars_from_inventory_sources
+
+from syntraf_ctl.problems import Problem, display_path
+
+# Variables that only make sense once for the whole inventory (`all` vars or group_vars/all).
+GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")
+
+
+@dataclass
+class Vars:
+    """Templated variables of one scope (a host, or the `all` group) and where each value came from."""
+
+    scope: str  # "host mtl-1" or "inventory"
+    values: dict[str, Any]
+    origins: dict[str, str] = field(default_factory=dict)  # "syntraf_exclude.voip" -> "host_vars/a.yml:3"
+
+    def origin(self, path: str) -> str:
+        """The best known source of `path` (e.g. `syntraf_influxdb[0].url`), falling back to its parents."""
+        while path:
+            if path in self.origins:
+                return self.origins[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return ""
+
+
+class LoadedInventory:
+    """An inventory loaded by Ansible. Host variables are resolved once per host, on first use."""
+
+    def __init__(self, source: str, vault_password_file: str | None = None) -> None:
+        self.source = os.path.abspath(source)
+        self.problems: list[Problem] = []
+        self._loader = DataLoader()
+        if vault_password_file:
+            secret = get_file_vault_secret(
+                filename=vault_password_file, vault_id="default", loader=self._loader
+            )
+            secret.load()
+            self._loader.set_vault_secrets([("default", secret)])
+        with _unparsed_sources_fail():
+            self._inventory = InventoryManager(loader=self._loader, sources=[self.source])
+        self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
+        self._host_cache: dict[str, Vars] = {}
+
+    @property
+    def directory(self) -> str:
+        """The inventory directory (the source itself if it is one), where the lock file lives."""
+        return self.source if os.path.isdir(self.source) else os.path.dirname(self.source)
+
+    @property
+    def hostnames(self) -> list[str]:
+        """Every inventory host, in inventory order."""
+        return [host.name for host in self._inventory.get_hosts("all")]
+
+    def has_group(self, name: str) -> bool:
+        return name in self._inventory.groups
+
+    def match(self, pattern: str | list[str]) -> list[str]:
+        """Hosts matching an Ansible host pattern (`web:&eu`, `mtl-*`, a list of patterns...)."""
+        return [host.name for host in self._inventory.get_hosts(pattern)]
+
+    def globals(self, keys: Iterable[str] = GLOBAL_KEYS) -> Vars:
+        """The `all` group's variables (inventory `all: vars:` and group_vars/all), templated."""
+        return self._resolve("inventory", self._all_vars, self._all_vars, keys)
+
+    @functools.cached_property
+    def _all_vars(self) -> dict[str, Any]:
+        group = self._inventory.groups["all"]
+        plugins = get_vars_from_inventory_sources(self._loader, self._inventory._sources, [group], "task")
+        return combine_vars(group.get_vars(), plugins)
+
+    def host(self, name: str, keys: Iterable[str]) -> Vars:
+        """`keys` of host `name` as Ansible resolves them for a play (group and host precedence), templated.
+
+        All of a host's variables are gathered once; templating is limited to `keys`, which keeps a
+        large inventory fast.
+        """
+        if name not in self._host_cache:
+            host = self._inventory.get_host(name)
+            raw = self._variables.get_vars(host=host)
+            self._check_global_keys(name, raw)
+            self._host_cache[name] = self._resolve(f"host {name}", raw, raw, keys)
+        return self._host_cache[name]
+
+    def _check_global_keys(self, name: str, raw: dict[str, Any]) -> None:
+        """Mesh groups and profiles are one definition for everyone: a host must not see another one."""
+        for key in GLOBAL_KEYS:
+            if key in raw and raw[key] != self._all_vars.get(key):
+                self.problems.append(
+                    Problem(
+                        where(raw[key]),
+                        f"host {name}",
+                        key,
+                        "must be defined once for all hosts (the inventory's `all` vars or group_vars/all), "
+                        "not per host or per group",
+                    )
+                )
+
+    def _resolve(
+        self, scope: str, raw: dict[str, Any], variables: dict[str, Any], keys: Iterable[str]
+    ) -> Vars:
+        templar = Templar(loader=self._loader, variables=variables)
+        result = Vars(scope, {})
+        for key in keys:
+            if key not in raw:
+                continue
+            _record_origins(raw[key], key, result.origins)
+            try:
+                result.values[key] = plain(templar.template(raw[key]))
+            except AnsibleError as error:
+                self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
+        return result
+
+
+def where(value: Any) -> str:
+    """`file:line` Ansible recorded for a loaded value, relative to the working directory when inside it."""
+    origin = Origin.get_tag(value)
+    if origin is None or not origin.path:
+        return ""
+    path = display_path(origin.path)
+    return f"{path}:{origin.line_num}" if origin.line_num else path
+
+
+def plain(value: Any) -> Any:
+    """Ansible's tagged/lazy containers and strings as builtin Python types."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _record_origins(value: Any, path: str, origins: dict[str, str], depth: int = 3) -> None:
+    source = where(value)
+    if source:
+        origins[path] = source
+    if depth == 0:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _record_origins(item, f"{path}.{key}", origins, depth - 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _record_origins(item, f"{path}[{index}]", origins, depth - 1)
+
+
+def _template_error(error: AnsibleError) -> str:
+    text = error.message if hasattr(error, "message") else str(error)
+    if "vault" in text.lower() or "decrypt" in text.lower():
+        return f"cannot decrypt a vault-encrypted value (give the right --vault-password-file): {text}"
+    return f"cannot be templated: {text}"
+
+
+@contextlib.contextmanager
+def _unparsed_sources_fail() -> Iterator[None]:
+    """Make an inventory file Ansible cannot parse an error instead of a warning, for this load only."""
+    saved = ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED
+    ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = True
+    try:
+        yield
+    finally:
+        ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = saved

@@ -1,0 +1,518 @@
+"""The mesh model built from inventory variables, with every validation rule.
+
+Problems are collected, never raised one by one: `build_model` returns the model and the full list, so a user
+fixes everything in one pass. The inventory is reached only through `LoadedInventory`'s small interface
+(`globals`, `host`, `match`, `has_group`, `hostnames`), so this module stays free of Ansible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from syntraf_ctl import units
+from syntraf_ctl.inventory import Vars
+from syntraf_ctl.problems import Problem
+
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
+UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # host uids: InfluxDB tags and file names
+RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
+TRAFFIC_KEYS = (*RATE_KEYS, "dscp", "interval")
+GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled")
+DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defaults: 100k, 32-byte payload
+DEFAULT_DSCP = 0
+DEFAULT_INTERVAL = 10.0
+DEFAULT_PORT_RANGE = "15000-16000"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DATABASE_KEYS = ("name", "url", "org", "bucket", "token", "ca_path", "verify_tls")
+HOST_DEFAULTS: dict[str, Any] = {
+    "syntraf_listen_port_range": DEFAULT_PORT_RANGE,
+    "syntraf_behind_nat": False,
+    "syntraf_include_only": {},
+    "syntraf_exclude": {},
+    "syntraf_override_dst": {},
+    "syntraf_max_bandwidth": None,
+    "syntraf_influxdb": [],
+    "syntraf_iperf3_binary": "/usr/bin/iperf3",
+    "syntraf_test_duration": 300,
+    "syntraf_spool_max_bytes": 64 * 1024 * 1024,
+    "syntraf_log_level": "info",
+}
+HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
+TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
+    "bandwidth": units.parse_bandwidth,
+    "packet_size": units.parse_packet_size,
+    "packets_per_second": units.parse_packets_per_second,
+    "dscp": units.parse_dscp,
+    "interval": units.parse_interval,
+}
+
+
+class Inventory(Protocol):
+    """What the model needs from a loaded inventory (see syntraf_ctl.inventory.LoadedInventory)."""
+
+    problems: list[Problem]
+
+    def globals(self) -> Vars: ...
+    def host(self, name: str, keys: tuple[str, ...]) -> Vars: ...
+    def match(self, pattern: str | list[str]) -> list[str]: ...
+    def has_group(self, name: str) -> bool: ...
+    @property
+    def hostnames(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What one edge sends: payload bit/s, UDP payload size, packets/s, DSCP and reporting interval."""
+
+    bandwidth_bps: int
+    packet_size: int
+    packets_per_second: float
+    dscp: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class MeshGroup:
+    name: str
+    traffic: Traffic
+    members: tuple[str, ...]  # host uids, sorted
+    profile: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    url: str
+    org: str
+    bucket: str
+    ca_path: str | None
+    verify_tls: bool
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str  # inventory hostname (the directory render writes for it)
+    uid: str
+    address: str
+    behind_nat: bool
+    port_range: tuple[int, int]
+    include_only: dict[str, frozenset[str]] = field(default_factory=dict)
+    exclude: dict[str, frozenset[str]] = field(default_factory=dict)
+    override_dst: dict[str, str] = field(default_factory=dict)
+    max_bandwidth_bps: int | None = None
+    databases: tuple[Database, ...] = ()
+    iperf3_binary: str = "/usr/bin/iperf3"
+    test_duration: int = 300
+    spool_max_bytes: int = 64 * 1024 * 1024
+    log_level: str = "info"
+    source: Vars = field(default_factory=lambda: Vars("", {}), compare=False, repr=False)  # for messages
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem about this host's `key`, pointing at where the inventory sets it."""
+        return Problem(self.source.origin(key), self.source.scope or f"host {self.name}", key, message)
+
+
+@dataclass
+class Model:
+    groups: dict[str, MeshGroup]  # every mesh group, disabled ones too, by name
+    hosts: dict[str, Host]  # every host in a mesh group, by uid
+    idle_hosts: list[str]  # inventory hostnames in no enabled mesh group
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Collector:
+    """Collects problems for one scope (a Vars) so each check is a single line."""
+
+    def __init__(self, problems: list[Problem], scope: Vars) -> None:
+        self.problems = problems
+        self.scope = scope
+
+    def add(self, path: str, message: str, subject: str | None = None) -> None:
+        self.problems.append(Problem(self.scope.origin(path), subject or self.scope.scope, path, message))
+
+    def parse(
+        self, path: str, parser: Callable[[object], Any], value: object, subject: str | None = None
+    ) -> Any:
+        """`parser(value)`, or None after recording why it failed."""
+        try:
+            return parser(value)
+        except ValueError as error:
+            self.add(path, str(error), subject)
+            return None
+
+
+def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
+    """The model of `inventory` and every problem found (an empty list means it is valid)."""
+    problems: list[Problem] = []
+    scope = inventory.globals()
+    check = _Collector(problems, scope)
+    profiles = _parse_profiles(scope.values.get("syntraf_iperf3_profiles", {}), check)
+    specs = scope.values.get("syntraf_mesh_groups")
+    if not isinstance(specs, dict) or not specs:
+        check.add("syntraf_mesh_groups", "define at least one mesh group (a mapping: group name -> settings)")
+        specs = {}
+    hostnames_by_group: dict[str, list[str]] = {}
+    group_settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
+    warnings: list[str] = []
+    for name, spec in specs.items():
+        path = f"syntraf_mesh_groups.{name}"
+        subject = f"mesh group {name}"
+        if not NAME.match(name):
+            check.add(path, "the name must be 1-50 letters, digits, '_' or '-'", subject)
+            continue
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            check.add(path, f"expected a mapping of settings, got {spec!r}", subject)
+            continue
+        for key in sorted(set(spec) - set(GROUP_KEYS)):
+            check.add(f"{path}.{key}", f"unknown setting (known: {', '.join(GROUP_KEYS)})", subject)
+        group_settings[name] = _parse_group(name, spec, profiles, check)
+        members = _resolve_members(name, spec, inventory, check)
+        if members is not None:
+            hostnames_by_group[name] = members
+            if len(members) < 2 and not group_settings[name][2]:
+                warnings.append(f"mesh group {name} has {len(members)} member(s): it measures nothing")
+
+    member_names = sorted({h for members in hostnames_by_group.values() for h in members})
+    hosts_by_name = {
+        name: _parse_host(inventory.host(name, HOST_KEYS), name, problems) for name in member_names
+    }
+    uid_of = _check_uids(hosts_by_name, problems)
+    groups: dict[str, MeshGroup] = {}
+    for name, hostnames in hostnames_by_group.items():
+        traffic, profile, disabled = group_settings[name]
+        if traffic is not None:
+            members = tuple(sorted(uid_of[h] for h in hostnames if h in uid_of))
+            groups[name] = MeshGroup(name, traffic, members, profile, disabled)
+    hosts = {host.uid: host for host in hosts_by_name.values() if host is not None}
+    _check_references(hosts, groups, hostnames_by_group, problems)
+    _check_test_duration(hosts, groups, problems)
+    enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
+    idle = [name for name in inventory.hostnames if name not in enabled]
+    warnings.extend(f"mesh group {name} is disabled" for name, g in sorted(groups.items()) if g.disabled)
+    for host in sorted(hosts.values(), key=lambda h: h.uid):
+        if not host.databases and host.name in enabled:
+            warnings.append(
+                f"host {host.uid} has no syntraf_influxdb database: its measurements are not stored"
+            )
+    return Model(groups, hosts, idle, warnings), problems + inventory.problems
+
+
+def _parse_traffic_keys(
+    settings: dict[str, Any], path: str, check: _Collector, subject: str
+) -> dict[str, Any]:
+    """The traffic keys of a profile or group, parsed; null stays None (it unsets a profile's key)."""
+    parsed: dict[str, Any] = {}
+    for key in TRAFFIC_KEYS:
+        if key in settings:
+            value = settings[key]
+            parsed[key] = (
+                None if value is None else check.parse(f"{path}.{key}", TRAFFIC_PARSERS[key], value, subject)
+            )
+    return parsed
+
+
+def _parse_profiles(specs: Any, check: _Collector) -> dict[str, dict[str, Any]]:
+    if not isinstance(specs, dict):
+        check.add("syntraf_iperf3_profiles", f"expected a mapping: profile name -> settings, got {specs!r}")
+        return {}
+    profiles: dict[str, dict[str, Any]] = {}
+    for name, spec in specs.items():
+        path = f"syntraf_iperf3_profiles.{name}"
+        subject = f"profile {name}"
+        if not NAME.match(name):
+            check.add(path, "the name must be 1-50 letters, digits, '_' or '-'", subject)
+        elif not isinstance(spec, dict):
+            check.add(path, f"expected a mapping of settings, got {spec!r}", subject)
+        else:
+            for key in sorted(set(spec) - set(TRAFFIC_KEYS)):
+                check.add(f"{path}.{key}", f"unknown setting (known: {', '.join(TRAFFIC_KEYS)})", subject)
+            profiles[name] = _parse_traffic_keys(spec, path, check, subject)
+    return profiles
+
+
+def _parse_group(
+    name: str, spec: dict[str, Any], profiles: dict[str, dict[str, Any]], check: _Collector
+) -> tuple[Traffic | None, str | None, bool]:
+    """(traffic, profile name, disabled); traffic is None when a problem was recorded."""
+    path = f"syntraf_mesh_groups.{name}"
+    subject = f"mesh group {name}"
+    disabled = bool(check.parse(f"{path}.disabled", units.parse_bool, spec.get("disabled", False), subject))
+    profile = spec.get("profile")
+    settings: dict[str, Any] = {}
+    if profile is not None:
+        if not isinstance(profile, str) or profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none defined in syntraf_iperf3_profiles"
+            check.add(f"{path}.profile", f"unknown profile {profile!r} (known: {known})", subject)
+            return None, None, disabled
+        settings.update(profiles[profile])
+    before = len(check.problems)
+    settings.update(_parse_traffic_keys(spec, path, check, subject))
+    settings = {key: value for key, value in settings.items() if value is not None}
+    if len(check.problems) > before:
+        return None, profile, disabled
+    rates = [key for key in RATE_KEYS if key in settings]
+    if not rates:
+        settings.update(DEFAULT_RATE)
+    elif len(rates) != 2:
+        origin = f" (with profile {profile})" if profile else ""
+        check.add(
+            path,
+            f"give exactly two of bandwidth, packet_size and packets_per_second{origin}, "
+            f"the third is derived; got {', '.join(rates)} "
+            "(set a profile's key to null in the group to drop it)",
+            subject,
+        )
+        return None, profile, disabled
+    try:
+        traffic = derive_traffic(settings)
+    except ValueError as error:
+        check.add(path, str(error), subject)
+        return None, profile, disabled
+    return traffic, profile, disabled
+
+
+def derive_traffic(settings: dict[str, Any]) -> Traffic:
+    """Complete two of bandwidth (bit/s), packet_size (bytes) and packets_per_second with the third."""
+    bandwidth = settings.get("bandwidth")
+    size = settings.get("packet_size")
+    pps = settings.get("packets_per_second")
+    if bandwidth is None:
+        bandwidth = round(8 * size * pps)
+    elif size is None:
+        size = round(bandwidth / (8 * pps))
+        if not units.PACKET_SIZE_MIN <= size <= units.PACKET_SIZE_MAX:
+            raise ValueError(
+                f"bandwidth {bandwidth} bit/s at {pps:g} packets/s gives a packet_size of {size} bytes, "
+                f"outside {units.PACKET_SIZE_MIN}-{units.PACKET_SIZE_MAX}"
+            )
+    if pps is None:
+        pps = bandwidth / (8 * size)
+    pps = int(pps) if float(pps).is_integer() else round(pps, 3)
+    return Traffic(
+        bandwidth,
+        size,
+        pps,
+        settings.get("dscp", DEFAULT_DSCP),
+        float(settings.get("interval", DEFAULT_INTERVAL)),
+    )
+
+
+def _resolve_members(
+    name: str, spec: dict[str, Any], inventory: Inventory, check: _Collector
+) -> list[str] | None:
+    """Inventory hostnames of a mesh group: its `members:` pattern, else the inventory group of its name."""
+    path = f"syntraf_mesh_groups.{name}"
+    subject = f"mesh group {name}"
+    pattern = spec.get("members")
+    if pattern is None:
+        if not inventory.has_group(name):
+            check.add(path, f"no inventory group named {name!r} and no `members:` host pattern", subject)
+            return None
+        pattern = name
+    elif not isinstance(pattern, str) and not (
+        isinstance(pattern, list) and pattern and all(isinstance(p, str) for p in pattern)
+    ):
+        check.add(
+            f"{path}.members", f"expected an Ansible host pattern or a list of them, got {pattern!r}", subject
+        )
+        return None
+    return inventory.match(pattern)
+
+
+def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
+    check = _Collector(problems, scope)
+    before = len(problems)
+    value = {**HOST_DEFAULTS, **scope.values}
+    uid = value.get("syntraf_uid", name)
+    if not isinstance(uid, str) or not UID.match(uid):
+        check.add(
+            "syntraf_uid",
+            f"expected 1-64 letters, digits, '.', '_' or '-' (the default is the inventory "
+            f"hostname), got {uid!r}",
+        )
+    address_key = next((k for k in ("syntraf_address", "ansible_host") if k in value), None)
+    address = check.parse(address_key or "syntraf_address", units.parse_address, value.get(address_key, name))
+    port_range = check.parse(
+        "syntraf_listen_port_range", units.parse_port_range, value["syntraf_listen_port_range"]
+    )
+    behind_nat = check.parse("syntraf_behind_nat", units.parse_bool, value["syntraf_behind_nat"])
+    include_only = _parse_uid_lists("syntraf_include_only", value["syntraf_include_only"], check)
+    exclude = _parse_uid_lists("syntraf_exclude", value["syntraf_exclude"], check)
+    override_dst = _parse_overrides(value["syntraf_override_dst"], check)
+    max_bw = value["syntraf_max_bandwidth"]
+    max_bw = None if max_bw is None else check.parse("syntraf_max_bandwidth", units.parse_bandwidth, max_bw)
+    databases = _parse_databases(value["syntraf_influxdb"], check)
+    binary = value["syntraf_iperf3_binary"]
+    if not isinstance(binary, str) or not binary.startswith("/"):
+        check.add("syntraf_iperf3_binary", f"expected an absolute path, got {binary!r}")
+    duration = check.parse(
+        "syntraf_test_duration",
+        lambda v: units.parse_int(v, 10, 86400, "seconds"),
+        value["syntraf_test_duration"],
+    )
+    spool = check.parse(
+        "syntraf_spool_max_bytes",
+        lambda v: units.parse_int(v, 1024 * 1024, None, "bytes"),
+        value["syntraf_spool_max_bytes"],
+    )
+    log_level = value["syntraf_log_level"]
+    if log_level not in LOG_LEVELS:
+        check.add("syntraf_log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    if len(problems) > before:
+        return None
+    return Host(
+        name,
+        uid,
+        address,
+        behind_nat,
+        port_range,
+        include_only,
+        exclude,
+        override_dst,
+        max_bw,
+        databases,
+        binary,
+        duration,
+        spool,
+        log_level,
+        scope,
+    )
+
+
+def _parse_uid_lists(key: str, value: Any, check: _Collector) -> dict[str, frozenset[str]]:
+    """`{group: [uid, ...]}` as used by syntraf_include_only and syntraf_exclude."""
+    if not isinstance(value, dict):
+        check.add(key, f"expected a mapping: mesh group -> list of host uids, got {value!r}")
+        return {}
+    result: dict[str, frozenset[str]] = {}
+    for group, uids in value.items():
+        if uids is None:
+            uids = []
+        if not isinstance(uids, list) or not all(isinstance(u, str) for u in uids):
+            check.add(f"{key}.{group}", f"expected a list of host uids, got {uids!r}")
+            continue
+        result[group] = frozenset(uids)
+    return result
+
+
+def _parse_overrides(value: Any, check: _Collector) -> dict[str, str]:
+    if not isinstance(value, dict):
+        check.add("syntraf_override_dst", f"expected a mapping: host uid -> address, got {value!r}")
+        return {}
+    result = {}
+    for uid, address in value.items():
+        parsed = check.parse(f"syntraf_override_dst.{uid}", units.parse_address, address)
+        if parsed is not None:
+            result[str(uid)] = parsed
+    return result
+
+
+def _parse_databases(value: Any, check: _Collector) -> tuple[Database, ...]:
+    if not isinstance(value, list):
+        check.add(
+            "syntraf_influxdb", f"expected a list of databases (url, org, bucket, token), got {value!r}"
+        )
+        return ()
+    databases = []
+    for index, entry in enumerate(value):
+        path = f"syntraf_influxdb[{index}]"
+        if not isinstance(entry, dict):
+            check.add(path, f"expected a mapping with url, org, bucket and token, got {type(entry).__name__}")
+            continue
+        for key in sorted(set(entry) - set(DATABASE_KEYS)):
+            check.add(f"{path}.{key}", f"unknown setting (known: {', '.join(DATABASE_KEYS)})")
+        for key in ("url", "org", "bucket", "token"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                # Never echo the token: it is a secret.
+                shown = "" if key == "token" else f", got {entry.get(key)!r}"
+                check.add(f"{path}.{key}", f"required, a non-empty string{shown}")
+        url = entry.get("url")
+        if isinstance(url, str) and not re.match(r"^https?://[^/\s]+", url):
+            check.add(f"{path}.url", f"expected http:// or https://host[:port], got {url!r}")
+        name = entry.get("name", f"influxdb-{index}")
+        if not isinstance(name, str) or not NAME.match(name):
+            check.add(f"{path}.name", f"expected 1-50 letters, digits, '_' or '-', got {name!r}")
+        ca_path = entry.get("ca_path")
+        if ca_path is not None and (not isinstance(ca_path, str) or not ca_path.startswith("/")):
+            check.add(f"{path}.ca_path", f"expected an absolute path on the host, got {ca_path!r}")
+        verify_tls = check.parse(f"{path}.verify_tls", units.parse_bool, entry.get("verify_tls", True))
+        databases.append(
+            Database(
+                str(name),
+                str(url),
+                str(entry.get("org")),
+                str(entry.get("bucket")),
+                ca_path,
+                bool(verify_tls),
+            )
+        )
+    names = [d.name for d in databases]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        check.add("syntraf_influxdb", f"database name {name!r} is used twice (names must be unique)")
+    return tuple(databases)
+
+
+def _check_uids(hosts_by_name: dict[str, Host | None], problems: list[Problem]) -> dict[str, str]:
+    """Inventory hostname -> uid of every valid host; a uid used by two hosts is a problem."""
+    owners: dict[str, list[str]] = {}
+    for name, host in hosts_by_name.items():
+        if host is not None:
+            owners.setdefault(host.uid, []).append(name)
+    for names in owners.values():
+        if len(names) > 1:
+            for name in names:
+                others = ", ".join(n for n in names if n != name)
+                problems.append(
+                    hosts_by_name[name].problem(
+                        "syntraf_uid", f"{name} has the same uid as {others}: uids must be unique"
+                    )
+                )
+    return {name: host.uid for name, host in hosts_by_name.items() if host is not None}
+
+
+def _check_references(
+    hosts: dict[str, Host],
+    groups: dict[str, MeshGroup],
+    hostnames_by_group: dict[str, list[str]],
+    problems: list[Problem],
+) -> None:
+    """include_only/exclude name groups the host is in and members of them; override_dst names known hosts."""
+    groups_of: dict[str, set[str]] = {}
+    for group, names in hostnames_by_group.items():
+        for name in names:
+            groups_of.setdefault(name, set()).add(group)
+    for host in hosts.values():
+        check = _Collector(problems, host.source)
+        for key, lists in (("syntraf_include_only", host.include_only), ("syntraf_exclude", host.exclude)):
+            for group, uids in lists.items():
+                if group not in groups_of.get(host.name, set()):
+                    check.add(f"{key}.{group}", f"{host.uid} is not a member of a mesh group named {group!r}")
+                    continue
+                members = set(groups[group].members) if group in groups else set()
+                for uid in sorted(uids - members):
+                    check.add(f"{key}.{group}", f"{uid!r} is not a member of mesh group {group}")
+                if host.uid in uids:
+                    check.add(f"{key}.{group}", f"{host.uid} lists itself")
+        for uid in sorted(set(host.override_dst) - set(hosts)):
+            check.add(f"syntraf_override_dst.{uid}", f"{uid!r} is not the uid of a host in a mesh group")
+
+
+def _check_test_duration(
+    hosts: dict[str, Host], groups: dict[str, MeshGroup], problems: list[Problem]
+) -> None:
+    """A bounded test must last at least two reporting intervals, or it reports nothing useful."""
+    for group in groups.values():
+        for uid in group.members:
+            host = hosts[uid]
+            if host.test_duration < 2 * group.traffic.interval:
+                message = (
+                    f"{host.test_duration} s is shorter than two intervals of mesh group {group.name} "
+                    f"({group.traffic.interval:g} s)"
+                )
+                problems.append(host.problem("syntraf_test_duration", message))

@@ -1,0 +1,199 @@
+"""The plan: edges with ports, per-host and mesh totals, warnings; as JSON (docs/plan-json.md) or text."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from syntraf_ctl.mesh import Edge
+from syntraf_ctl.model import Model
+from syntraf_ctl.ports import Locked, locked_ports
+
+PLAN_SCHEMA = 1
+HEADER_BYTES = 28  # IPv4 (20) + UDP (8) per packet, for the on-the-wire estimate
+LARGE_GROUP_BPS = 1_000_000_000  # warn when a group's mesh sends this much payload in total
+
+
+@dataclass
+class HostTotals:
+    send_bps: int = 0
+    receive_bps: int = 0
+    wire_send_bps: int = 0
+    wire_receive_bps: int = 0
+    listeners: int = 0
+
+
+@dataclass
+class Plan:
+    """A validated mesh with every edge's port: what `plan` prints and `render` writes."""
+
+    model: Model
+    edges: list[Edge]
+    lock_path: str
+    warnings: list[str] = field(default_factory=list)
+
+    def host_totals(self) -> dict[str, HostTotals]:
+        totals = {uid: HostTotals() for uid in self.model.hosts}
+        for edge in self.edges:
+            wire = wire_bps(edge)
+            sender, receiver = totals[edge.src], totals[edge.dst]
+            sender.send_bps += edge.traffic.bandwidth_bps
+            sender.wire_send_bps += wire
+            receiver.receive_bps += edge.traffic.bandwidth_bps
+            receiver.wire_receive_bps += wire
+            totals[edge.listener].listeners += 1
+        return totals
+
+    def host_groups(self) -> dict[str, list[str]]:
+        """uid -> the enabled mesh groups it is a member of, sorted."""
+        result: dict[str, list[str]] = defaultdict(list)
+        for name in sorted(self.model.groups):
+            group = self.model.groups[name]
+            if not group.disabled:
+                for uid in group.members:
+                    result[uid].append(name)
+        return result
+
+    def locked_ports(self) -> Locked:
+        return locked_ports(self.edges)
+
+    def to_json(self) -> dict[str, Any]:
+        totals = self.host_totals()
+        groups_of = self.host_groups()
+        hosts = {}
+        for uid in sorted(self.model.hosts):
+            host, total = self.model.hosts[uid], totals[uid]
+            low, high = host.port_range
+            hosts[uid] = {
+                "inventory_hostname": host.name,
+                "address": host.address,
+                "behind_nat": host.behind_nat,
+                "groups": groups_of.get(uid, []),
+                "send_bps": total.send_bps,
+                "receive_bps": total.receive_bps,
+                "wire_send_bps": total.wire_send_bps,
+                "wire_receive_bps": total.wire_receive_bps,
+                "max_bandwidth_bps": host.max_bandwidth_bps,
+                "listeners": total.listeners,
+                "port_range": [low, high],
+                "ports_used": total.listeners,
+                "ports_available": high - low + 1 - total.listeners,
+            }
+        groups = {}
+        group_load = self._group_load()
+        for name in sorted(self.model.groups):
+            group = self.model.groups[name]
+            groups[name] = {
+                "disabled": group.disabled,
+                "profile": group.profile,
+                "members": list(group.members),
+                **traffic_json(group.traffic),
+                "edges": group_load[name][0],
+                "payload_bps": group_load[name][1],
+            }
+        return {
+            "schema": PLAN_SCHEMA,
+            "groups": groups,
+            "edges": [edge_json(edge) for edge in self.edges],
+            "hosts": hosts,
+            "idle_hosts": list(self.model.idle_hosts),
+            "totals": {
+                "groups": sum(1 for g in self.model.groups.values() if not g.disabled),
+                "hosts": sum(1 for uid in hosts if groups_of.get(uid)),
+                "edges": len(self.edges),
+                "payload_bps": sum(t.send_bps for t in totals.values()),
+                "wire_bps": sum(t.wire_send_bps for t in totals.values()),
+                "listeners": len(self.edges),
+            },
+            "warnings": list(self.warnings),
+        }
+
+    def _group_load(self) -> dict[str, tuple[int, int]]:
+        """group -> (edges, payload bit/s)."""
+        load: dict[str, list[int]] = {name: [0, 0] for name in self.model.groups}
+        for edge in self.edges:
+            load[edge.group][0] += 1
+            load[edge.group][1] += edge.traffic.bandwidth_bps
+        return {name: (count, bps) for name, (count, bps) in load.items()}
+
+    def large_group_warnings(self) -> list[str]:
+        return [
+            f"mesh group {name}: the whole mesh sends {format_bps(bps)} of payload over {count} edges"
+            for name, (count, bps) in sorted(self._group_load().items())
+            if bps >= LARGE_GROUP_BPS
+        ]
+
+    def to_text(self) -> str:
+        data = self.to_json()
+        lines = []
+        totals = data["totals"]
+        lines.append(
+            f"{totals['edges']} edges in {totals['groups']} mesh group(s) over {totals['hosts']} hosts: "
+            f"{format_bps(totals['payload_bps'])} payload, {format_bps(totals['wire_bps'])} on the wire"
+        )
+        lines.append("")
+        lines.append("mesh groups:")
+        for name, group in data["groups"].items():
+            state = "  (disabled)" if group["disabled"] else ""
+            lines.append(
+                f"  {name:<16} {len(group['members']):>4} hosts {group['edges']:>6} edges  "
+                f"{format_bps(group['bandwidth_bps'])}/edge, {group['packet_size']} B x "
+                f"{group['packets_per_second']:g} pps, dscp {group['dscp']}, "
+                f"every {group['interval']:g} s{state}"
+            )
+        lines.append("")
+        lines.append(
+            "hosts:                       send      receive  wire send  wire recv  listeners  ports free"
+        )
+        for uid, host in data["hosts"].items():
+            nat = " (NAT)" if host["behind_nat"] else ""
+            lines.append(
+                f"  {uid + nat:<22} {format_bps(host['send_bps']):>10} {format_bps(host['receive_bps']):>12} "
+                f"{format_bps(host['wire_send_bps']):>10} {format_bps(host['wire_receive_bps']):>10} "
+                f"{host['listeners']:>10} {host['ports_available']:>11}"
+            )
+        if data["idle_hosts"]:
+            lines.append("")
+            lines.append(f"hosts in no mesh group: {', '.join(data['idle_hosts'])}")
+        if data["warnings"]:
+            lines.append("")
+            lines.append("warnings:")
+            lines.extend(f"  - {warning}" for warning in data["warnings"])
+        return "\n".join(lines) + "\n"
+
+
+def wire_bps(edge: Edge) -> int:
+    """Payload plus IPv4/UDP headers of every packet."""
+    return round(edge.traffic.bandwidth_bps + edge.traffic.packets_per_second * HEADER_BYTES * 8)
+
+
+def traffic_json(traffic: Any) -> dict[str, Any]:
+    return {
+        "bandwidth_bps": traffic.bandwidth_bps,
+        "packet_size": traffic.packet_size,
+        "packets_per_second": traffic.packets_per_second,
+        "dscp": traffic.dscp,
+        "interval": traffic.interval,
+    }
+
+
+def edge_json(edge: Edge) -> dict[str, Any]:
+    return {
+        "group": edge.group,
+        "src": edge.src,
+        "dst": edge.dst,
+        "listener": edge.listener,
+        "initiator": edge.initiator,
+        "mode": edge.mode,
+        "port": edge.port,
+        "connect_address": edge.connect_address,
+        **traffic_json(edge.traffic),
+    }
+
+
+def format_bps(bps: float) -> str:
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= scale:
+            return f"{bps / scale:.3g} {unit}"
+    return f"{bps:g} bit/s"
