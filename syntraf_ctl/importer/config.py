@@ -18,6 +18,7 @@ _UID = re.compile(r"^[A-Za-z0-9_-]+$")
 # Original defaults that a group or profile falls back to when a value is invalid (reference §6.2).
 DEFAULT_DSCP = 0
 DEFAULT_PACKET_SIZE = 32
+MIN_PACKET_SIZE = 16  # iperf3's smallest UDP payload
 DEFAULT_INTERVAL = 1  # the code's "1", not the README's 10: 1 s is what deployments actually reported
 
 _CONTROL = "syntraf has no control channel: hosts get their files from `syntraf-ctl apply` over SSH"
@@ -165,7 +166,7 @@ class _Reader:
             "DSCP": ("dscp", lambda v: values.integer_in_range(v, 0, 63), DEFAULT_DSCP),
             "PACKET_SIZE": (
                 "packet_size",
-                lambda v: values.integer_in_range(v, 16, 65507),
+                lambda v: values.integer_in_range(v, MIN_PACKET_SIZE, 65507),
                 DEFAULT_PACKET_SIZE,
             ),
             "INTERVAL": ("interval", lambda v: values.number_in_range(v, 1, 60), DEFAULT_INTERVAL),
@@ -197,10 +198,10 @@ class _Reader:
             given["packets_per_second"] = pps
         return Traffic(given)
 
-    def uid(self, table: dict, where: str) -> str:
-        uid = table.get("UID")
+    def uid(self, table: dict, where: str, key: str = "UID") -> str:
+        uid = table.get(key)
         if not isinstance(uid, str) or not _UID.match(uid):
-            raise self.error(f"{where}: UID", f"{uid!r} is missing or not made of A-Za-z0-9_-")
+            raise self.error(f"{where}: {key}", f"{uid!r} is missing or not made of A-Za-z0-9_-")
         return uid
 
 
@@ -366,7 +367,7 @@ def _read_databases(reader: _Reader, items: list) -> list[Database]:
         missing = [key for key in required if key not in table]
         if missing:
             raise reader.error(f"{place}: {missing[0]}", "is required")
-        uid = values.text(table["DB_UID"], f"{reader.source}: {place}: DB_UID")
+        uid = reader.uid(table, place, "DB_UID")
         where = f"[[DATABASE]] {uid}"
         at = f"{reader.source}: {where}"
         _unique(reader, uid, seen, where)

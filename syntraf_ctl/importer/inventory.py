@@ -107,10 +107,13 @@ def _group_vars(
     }
     if config.databases:
         data["syntraf_influxdb"] = [
-            Commented(
-                {"url": db.url, "org": db.org, "bucket": db.bucket, "token": f"{{{{ {variable} }}}}"},
-                f"[[DATABASE]] {db.uid}",
-            )
+            {
+                "name": db.uid,
+                "url": db.url,
+                "org": db.org,
+                "bucket": db.bucket,
+                "token": f"{{{{ {variable} }}}}",
+            }
             for db, variable in zip(config.databases, vault)
         ]
     else:
@@ -149,9 +152,10 @@ def _hosts(config: SyntrafConfig, inventory_groups: dict[str, str], notes: list[
     hosts: dict = {}
     for node in config.nodes:
         if node.address is None:
-            hosts[node.uid] = Commented(
-                None, "TODO: set ansible_host (SYNTRAF IP_ADDRESS was 0.0.0.0, dynamic)"
-            )
+            # Left empty, not omitted: without ansible_host the address would default to the host's name.
+            hosts[node.uid] = {
+                "ansible_host": Commented(None, "TODO: SYNTRAF IP_ADDRESS was 0.0.0.0 (dynamic)")
+            }
         else:
             hosts[node.uid] = {"ansible_host": node.address}
         if not node.groups:

@@ -7,6 +7,7 @@ from syntraf_ctl.importer.config import (
     DEFAULT_DSCP,
     DEFAULT_INTERVAL,
     DEFAULT_PACKET_SIZE,
+    MIN_PACKET_SIZE,
     MeshGroup,
     Profile,
 )
@@ -14,6 +15,7 @@ from syntraf_ctl.importer.notes import CHANGED, TODO, Note
 from syntraf_ctl.importer.values import ConfigImportError
 
 DEFAULT_BANDWIDTH_BPS = 100_000  # README "100k"
+HEADER_BYTES = 18 + 20 + 8  # Ethernet, IPv4, UDP
 RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
 _SIZE_AND_PPS = {"packet_size", "packets_per_second"}
 ORIGINAL_KEYS = {
@@ -49,6 +51,24 @@ def rate_pair(given: dict, where: str, notes: list[Note]) -> dict:
             )
         )
         return {key: given[key] for key in sorted(_SIZE_AND_PPS)}
+    if present == {"bandwidth", "packets_per_second"}:
+        # Written as the original ran it: iperf3 got -b BANDWIDTH -l int(bytes per packet), truncated.
+        size = int(given["bandwidth"] / 8 / given["packets_per_second"])
+        if size < MIN_PACKET_SIZE:
+            raise ConfigImportError(
+                f"{where}: BANDWIDTH / 8 / PACKET_PER_SECOND gives {size}-byte packets, "
+                f"below iperf3's {MIN_PACKET_SIZE}"
+            )
+        if size * 8 * given["packets_per_second"] != given["bandwidth"]:
+            notes.append(
+                Note(
+                    CHANGED,
+                    f"{where}: PACKET_PER_SECOND",
+                    f"written as packet_size {size}, the "
+                    "size the original computed (truncated), so iperf3 sends the same packets",
+                )
+            )
+        return {"bandwidth": given["bandwidth"], "packet_size": size}
     if len(present) == 2:
         return {key: given[key] for key in RATE_KEYS if key in present}
     if present == {"packets_per_second"}:
@@ -87,14 +107,15 @@ def effective(given: dict, where: str, notes: list[Note]) -> dict:
 
 
 def flag_packet_size(given: dict, where: str, notes: list[Note]) -> None:
-    if "packet_size" in given:
+    """Flag a size that may count headers (only one above 46, the Ethernet+IP+UDP header bytes, can)."""
+    if given.get("packet_size", 0) > HEADER_BYTES:
         notes.append(
             Note(
                 TODO,
                 f"{where}: PACKET_SIZE",
                 f"{given['packet_size']} kept as written; it is the UDP "
                 "payload iperf3 sends (-l). If it counted Ethernet/IP/UDP headers, as the original "
-                "README's G.711 example did (218 = 18+20+8+12+160), lower it by 46",
+                f"README's G.711 example did (218 = 18+20+8+12+160), lower it by {HEADER_BYTES}",
             )
         )
 
