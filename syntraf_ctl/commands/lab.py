@@ -1,0 +1,126 @@
+"""`syntraf-ctl lab up|down|status`: a local lab of systemd-nspawn hosts, a database and their inventory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from syntraf_ctl.lab import hosts
+from syntraf_ctl.lab.errors import LabError
+from syntraf_ctl.lab.lifecycle import LabConfig, UpReport, lab_down, lab_up
+from syntraf_ctl.lab.preflight import unmet_requirements
+from syntraf_ctl.lab.rootfs import DEFAULT_SUITE
+from syntraf_ctl.lab.ssh import SSH_OPTIONS
+from syntraf_ctl.lab.state import DEFAULT_DB_PORT, DEFAULT_NAME, DEFAULT_SUBNET, load_state
+from syntraf_ctl.lab.tsdb import DatabaseError, wait_healthy
+
+EXIT_UNSUPPORTED = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lab",
+        help="a local lab: N systemd hosts (nspawn) on an isolated bridge, a database and their inventory",
+        description="Bring up or tear down a local lab (needs root and Linux). See docs/lab.md.",
+    )
+    actions = parser.add_subparsers(dest="lab_action", required=True, metavar="ACTION")
+    up = actions.add_parser(
+        "up", help="build the image once, boot the hosts, start the database, write the inventory"
+    )
+    up.add_argument("--nodes", type=int, default=3, help="number of hosts (default 3)")
+    up.add_argument(
+        "--suite",
+        default=DEFAULT_SUITE,
+        help=f"Debian suite of the hosts (default {DEFAULT_SUITE}), or one per host separated by commas",
+    )
+    up.add_argument(
+        "--subnet", default=DEFAULT_SUBNET, help=f"the lab's IPv4 subnet (default {DEFAULT_SUBNET})"
+    )
+    up.add_argument(
+        "--db-port", type=int, default=DEFAULT_DB_PORT, help="database port on the bridge address"
+    )
+    up.add_argument(
+        "--inventory-dir", type=Path, default=Path("inventories/lab"), help="where to write the inventory"
+    )
+    up.add_argument("--mirror", help="Debian mirror for the image (default: the one apt uses)")
+    down = actions.add_parser(
+        "down", help="stop and remove everything of the lab (also leftovers of a killed run)"
+    )
+    status = actions.add_parser("status", help="the lab's hosts, their state and the database")
+    for action in (up, down, status):
+        action.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = unmet_requirements()
+    if problem:
+        print(f"syntraf-ctl lab: {problem}", file=sys.stderr)
+        return EXIT_UNSUPPORTED
+    try:
+        if args.lab_action == "up":
+            return _up(args)
+        if args.lab_action == "down":
+            lab_down(args.name)
+            return 0
+        return _status(args.name)
+    except LabError as error:
+        print(f"syntraf-ctl lab {args.lab_action}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _up(args: argparse.Namespace) -> int:
+    config = LabConfig(
+        name=args.name,
+        nodes=args.nodes,
+        subnet=args.subnet,
+        suites=tuple(suite.strip() for suite in args.suite.split(",")),
+        inventory_dir=args.inventory_dir,
+        db_port=args.db_port,
+        mirror=args.mirror,
+    )
+    print(summary(lab_up(config), args.inventory_dir))
+    return 0
+
+
+def summary(report: UpReport, inventory_dir: Path) -> str:
+    state = report.state
+    down = "syntraf-ctl lab down" + ("" if state.name == DEFAULT_NAME else f" --name {state.name}")
+    lines = [f"lab {state.name} is up: {len(state.hosts)} hosts, booted in {report.timings['boot']:.1f} s"]
+    for host in state.hosts:
+        failed = report.failed_units.get(host.name)
+        note = f"  (degraded: failed units {', '.join(failed)})" if failed else ""
+        lines.append(f"  {host.name:<6} {host.address:<15} Debian {host.suite}{note}")
+    lines += [
+        f"database   {state.db_url}  (VictoriaMetrics, InfluxDB v2 write API; org/bucket/token not checked)",
+        f"inventory  {inventory_dir}  (try: ansible -i {inventory_dir} all -m ping)",
+        f"ssh        ssh -i {state.ssh_key} {SSH_OPTIONS} root@{state.hosts[0].address}",
+        f"tear down  {down}",
+    ]
+    return "\n".join(lines)
+
+
+def _status(name: str) -> int:
+    state = load_state(name)
+    if state is None:
+        print(f"lab {name} is not up")
+        return 1
+    healthy = True
+    for host in state.hosts:
+        if hosts.leader_pid(host) is None:
+            condition = "stopped"
+        else:
+            condition = hosts.exec_in(host, ["systemctl", "is-system-running"], check=False).stdout.strip()
+        healthy = healthy and condition == "running"
+        print(f"  {host.name:<6} {host.address:<15} {condition}")
+    try:
+        wait_healthy(state.db_url, timeout=2)
+        database = "healthy"
+    except DatabaseError:
+        database, healthy = "not answering", False
+    print(f"database   {state.db_url}  {database}")
+    print(f"inventory  {state.inventory_dir}")
+    return 0 if healthy else 1

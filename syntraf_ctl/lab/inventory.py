@@ -1,0 +1,97 @@
+"""The lab's Ansible inventory (hosts.yml, group_vars/all/{main,vault}.yml): rendered from the lab's state
+(pure), then written atomically into a directory marked as the lab's, so `lab down` never deletes a
+directory it did not write.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import yaml
+
+from syntraf_ctl.lab.errors import LabError
+from syntraf_ctl.lab.mounts import remove_tree
+from syntraf_ctl.lab.ssh import SSH_OPTIONS
+from syntraf_ctl.lab.state import LabState
+
+MARKER = ".syntraf-lab"
+MESH_GROUPS = ("voip", "bulk")
+
+# The example mesh the demo applies, with the keys of inventories/example/group_vars/all/main.yml.
+IPERF3_PROFILES = {"g711": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": 50}}
+MESH_GROUP_SETTINGS = {
+    "voip": {"profile": "g711"},
+    "bulk": {"dscp": 0, "interval": 1, "bandwidth": "200k", "packet_size": 1000},
+}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def render_inventory(state: LabState, token: str) -> dict[str, str]:
+    """File name (relative to the inventory directory) -> contents."""
+    hosts = {host.name: {"ansible_host": host.address} for host in state.hosts}
+    members = {host.name: None for host in state.hosts}
+    hosts_yml = {
+        "all": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(state.ssh_key),
+                "ansible_ssh_common_args": SSH_OPTIONS,
+                "ansible_python_interpreter": "/usr/bin/python3",
+            },
+            "children": {group: {"hosts": dict(members)} for group in MESH_GROUPS},
+        }
+    }
+    main_yml = {
+        "syntraf_iperf3_profiles": IPERF3_PROFILES,
+        "syntraf_mesh_groups": MESH_GROUP_SETTINGS,
+        "syntraf_influxdb": [
+            {"url": state.db_url, "org": "lab", "bucket": "syntraf", "token": "{{ vault_influxdb_token }}"}
+        ],
+    }
+    header = f"# Written by `syntraf-ctl lab up` for lab {state.name}; removed by `syntraf-ctl lab down`.\n"
+    return {
+        "hosts.yml": header + _yaml(hosts_yml),
+        "group_vars/all/main.yml": header + _yaml(main_yml),
+        "group_vars/all/vault.yml": header + _yaml({"vault_influxdb_token": token}),
+        MARKER: f"{state.name}\n",
+    }
+
+
+def _yaml(data: object) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def write_inventory(directory: Path, files: dict[str, str]) -> None:
+    """Replace `directory` with exactly `files` (mode 0600: group_vars holds the database token) at once."""
+    _check_ours(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.with_name(f".{directory.name}.new-{os.getpid()}")
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    remove_tree(staging)
+    for name, text in files.items():
+        path = staging / name
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+    if directory.exists():
+        directory.rename(old)
+    staging.rename(directory)
+    remove_tree(old)
+
+
+def remove_inventory(directory: Path) -> None:
+    if directory.exists():
+        _check_ours(directory)
+        remove_tree(directory)
+
+
+def _check_ours(directory: Path) -> None:
+    if directory.exists() and any(directory.iterdir()) and not (directory / MARKER).exists():
+        raise LabError(f"{directory} exists and was not written by the lab: choose another --inventory-dir")

@@ -1,0 +1,177 @@
+"""`lab up` and `lab down`: bring a whole lab up (image, network, database, hosts, inventory) and take it
+down again, leaving nothing behind. Both first clear what a killed earlier run of the same lab left.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syntraf_ctl.lab import hosts, processes
+from syntraf_ctl.lab.errors import LabError, SubnetInUse
+from syntraf_ctl.lab.inventory import new_token, remove_inventory, render_inventory, write_inventory
+from syntraf_ctl.lab.mounts import remove_tree
+from syntraf_ctl.lab.network import LabNetwork
+from syntraf_ctl.lab.preflight import check_requirements
+from syntraf_ctl.lab.rootfs import CACHE_ROOT, DEFAULT_SUITE, ensure_rootfs
+from syntraf_ctl.lab.ssh import generate_key
+from syntraf_ctl.lab.state import (
+    DEFAULT_DB_PORT,
+    DEFAULT_NAME,
+    DEFAULT_SUBNET,
+    STATE_ROOT,
+    LabState,
+    load_state,
+    network_prefix,
+    plan_lab,
+    state_dir,
+    validate_name,
+)
+from syntraf_ctl.lab.tsdb import start_victoria_metrics
+
+Say = Callable[[str], None]
+NETWORK_LOCK = Path("/run/syntraf-lab-network.lock")
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    name: str = DEFAULT_NAME
+    nodes: int = 3
+    subnet: str = DEFAULT_SUBNET
+    suites: tuple[str, ...] = (DEFAULT_SUITE,)  # one for all hosts, or one per host
+    inventory_dir: Path = Path("inventories/lab")
+    db_port: int = DEFAULT_DB_PORT
+    state_root: Path = STATE_ROOT
+    cache_root: Path = CACHE_ROOT
+    mirror: str | None = None
+
+
+@dataclass
+class UpReport:
+    state: LabState
+    failed_units: dict[str, list[str]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def host_suites(config: LabConfig) -> list[str]:
+    if len(config.suites) == 1:
+        return list(config.suites) * config.nodes
+    if len(config.suites) != config.nodes:
+        raise LabError(f"--suite: give one suite, or one per host ({config.nodes}); got {len(config.suites)}")
+    return list(config.suites)
+
+
+def lab_up(config: LabConfig, say: Say = print) -> UpReport:
+    """Bring lab `config.name` up from scratch; on any failure, take down what was created and re-raise."""
+    check_requirements()
+    state = plan_lab(
+        config.name,
+        config.nodes,
+        config.subnet,
+        host_suites(config),
+        config.db_port,
+        config.inventory_dir,
+        config.state_root,
+    )
+    lab_down(config.name, config.state_root, quiet=True)
+    remove_inventory(Path(state.inventory_dir))  # refuses early when the directory is not the lab's
+    report = UpReport(state)
+    started = time.monotonic()
+    images = {
+        suite: ensure_rootfs(suite, config.cache_root, config.mirror, say)
+        for suite in set(host_suites(config))
+    }
+    report.timings["image"] = time.monotonic() - started
+    try:
+        _bring_up(state, images, report, say)
+    except BaseException as error:
+        if not isinstance(error, SubnetInUse):  # that one is raised before anything is created
+            say(f"lab: bringing lab {state.name} up failed: removing what was created")
+        lab_down(config.name, config.state_root, quiet=True)
+        raise
+    return report
+
+
+def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: Say) -> None:
+    step = time.monotonic()
+    network = LabNetwork(
+        state.network_prefix, state.bridge_address, ipaddress.IPv4Network(state.subnet).prefixlen
+    )
+    with open(NETWORK_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once must not both take the same subnet
+        _check_subnet_free(state)
+        network.create()
+    Path(state.state_dir).mkdir(parents=True, exist_ok=True)
+    state.save()  # before anything else, so that `down` finds everything even if `up` is killed half way
+    generate_key(state.ssh_key, f"syntraf-lab-{state.name}")
+    public_key = state.ssh_key.with_suffix(".pub").read_text()
+    for index, host in enumerate(state.hosts, start=1):
+        network.add_namespace(index, host.address)
+    start_victoria_metrics(state.tsdb_dir, f"{state.bridge_address}:{state.db_port}", state.tsdb_log)
+    for host in state.hosts:
+        hosts.prepare(host, images[host.suite], public_key)
+        hosts.start(host)
+    report.timings["network, database, start"] = time.monotonic() - step
+    step = time.monotonic()
+    say(f"lab: booting {len(state.hosts)} hosts ...")
+    for host in state.hosts:
+        failed = hosts.wait_booted(host, state.ssh_key)
+        if failed:
+            report.failed_units[host.name] = failed
+    report.timings["boot"] = time.monotonic() - step
+    write_inventory(Path(state.inventory_dir), render_inventory(state, new_token()))
+
+
+def _check_subnet_free(state: LabState) -> None:
+    """Two bridges on one subnet would send the lab's traffic to the wrong one: refuse, naming the other."""
+    ours = ipaddress.IPv4Network(state.subnet)
+    listed = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=True)
+    for line in listed.stdout.splitlines():
+        fields = line.split()
+        interface, address = fields[1], fields[3]
+        if ipaddress.IPv4Interface(address).network.overlaps(ours):
+            raise SubnetInUse(
+                f"subnet {state.subnet} overlaps {address} on interface {interface}: another lab or "
+                "test network is up; choose another one with --subnet (e.g. 203.0.113.0/24)"
+            )
+
+
+def lab_down(name: str = DEFAULT_NAME, state_root: Path = STATE_ROOT, quiet: bool = False) -> bool:
+    """Remove lab `name` completely (also the leftovers of a killed run); True if there was anything."""
+    validate_name(name)
+    directory = state_dir(name, state_root)
+    state = load_state(name, state_root) if directory.exists() else None
+    found = directory.exists()
+    supervisors = [pid for pid in processes.pids_naming(directory) if _is_supervisor(pid)]
+    processes.stop(supervisors, signal.SIGKILL)  # first, so that nothing boots a host again
+    # nspawn shuts its container down on SIGTERM; the database flushes on SIGTERM
+    processes.stop(processes.pids_naming(directory))
+    processes.stop(processes.pids_rooted_in(directory), signal.SIGKILL)
+    network = LabNetwork(network_prefix(name))
+    found = found or _network_exists(network)
+    network.remove()
+    if state is not None:
+        remove_inventory(Path(state.inventory_dir))
+        for host in state.hosts:
+            remove_tree(Path("/run/systemd/nspawn/propagate") / host.machine)
+    remove_tree(directory)
+    if not quiet:
+        print(f"lab: {name} is down" if found else f"lab: {name} was not up (nothing to remove)")
+    return found
+
+
+def _is_supervisor(pid: int) -> bool:
+    argv = processes.cmdline(pid)
+    return len(argv) > 3 and argv[3].startswith(hosts.SUPERVISOR_TAG)
+
+
+def _network_exists(network: LabNetwork) -> bool:
+    bridge = subprocess.run(["ip", "link", "show", network.bridge], capture_output=True).returncode == 0
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    return bridge or any(name.startswith(f"{network.prefix}n") for name in listed)

@@ -1,0 +1,173 @@
+"""What a lab is made of: its names, addresses and paths (planned from its settings, pure), and the record of
+a running lab in its state directory (`state.json`), which `down` and the test fixture read back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from syntraf_ctl.lab.errors import LabError
+
+STATE_ROOT = Path("/var/lib/syntraf-lab")
+DEFAULT_NAME = "lab"
+DEFAULT_SUBNET = "198.51.100.0/24"
+DEFAULT_DB_PORT = 8428
+FIRST_HOST_OFFSET = 11  # hosts are .11, .12, ... ; the bridge (and the database) is .1
+MAX_NODES = 40
+
+# Interface names have at most 15 characters: "sl" + name + "-v" + index must fit.
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9]{0,7}")
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str  # inventory name and hostname
+    address: str
+    netns: str
+    machine: str  # systemd-nspawn machine name, unique across labs
+    suite: str
+    directory: str  # <state dir>/hosts/<name>
+
+    @property
+    def root(self) -> Path:
+        """The overlay mount the container boots from."""
+        return Path(self.directory) / "root"
+
+    @property
+    def upper(self) -> Path:
+        return Path(self.directory) / "upper"
+
+    @property
+    def work(self) -> Path:
+        return Path(self.directory) / "work"
+
+    @property
+    def log(self) -> Path:
+        return Path(self.directory) / "console.log"
+
+
+@dataclass
+class LabState:
+    name: str
+    subnet: str
+    bridge_address: str
+    db_port: int
+    state_dir: str
+    inventory_dir: str
+    hosts: list[Host] = field(default_factory=list)
+
+    @property
+    def network_prefix(self) -> str:
+        return network_prefix(self.name)
+
+    @property
+    def db_url(self) -> str:
+        return f"http://{self.bridge_address}:{self.db_port}"
+
+    @property
+    def ssh_key(self) -> Path:
+        return Path(self.state_dir) / "ssh" / "id_ed25519"
+
+    @property
+    def tsdb_dir(self) -> Path:
+        return Path(self.state_dir) / "tsdb"
+
+    @property
+    def tsdb_log(self) -> Path:
+        return Path(self.state_dir) / "victoria-metrics.log"
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise LabError(
+            f"lab {self.name} has no host {name!r} (hosts: {', '.join(h.name for h in self.hosts)})"
+        )
+
+    def save(self) -> None:
+        path = state_file(Path(self.state_dir))
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        temporary.replace(path)
+
+
+def network_prefix(name: str) -> str:
+    return f"sl{name}-"
+
+
+def state_dir(name: str, state_root: Path = STATE_ROOT) -> Path:
+    return state_root / name
+
+
+def state_file(directory: Path) -> Path:
+    return directory / "state.json"
+
+
+def load_state(name: str, state_root: Path = STATE_ROOT) -> LabState | None:
+    """The record of lab `name`, or None when there is none (never brought up, or already down)."""
+    try:
+        data = json.loads(state_file(state_dir(name, state_root)).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise LabError(f"cannot read the state of lab {name}: {error}") from error
+    data["hosts"] = [Host(**host) for host in data["hosts"]]
+    return LabState(**data)
+
+
+def validate_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise LabError(
+            f"lab name {name!r}: use 1 to 8 characters, lowercase letters and digits, starting with a letter "
+            "(it prefixes interface names, which are limited to 15 characters)"
+        )
+
+
+def plan_lab(
+    name: str,
+    nodes: int,
+    subnet: str,
+    suites: list[str],
+    db_port: int,
+    inventory_dir: Path,
+    state_root: Path = STATE_ROOT,
+) -> LabState:
+    """Names, addresses and paths of a lab with `nodes` hosts; `suites[i]` is host i's Debian suite."""
+    validate_name(name)
+    if not 1 <= nodes <= MAX_NODES:
+        raise LabError(f"--nodes {nodes}: a lab has 1 to {MAX_NODES} hosts")
+    if len(suites) != nodes:
+        raise LabError(f"{len(suites)} suites given for {nodes} hosts")
+    try:
+        network = ipaddress.IPv4Network(subnet)
+    except ValueError as error:
+        raise LabError(f"--subnet {subnet}: not an IPv4 network ({error})") from error
+    if network.num_addresses < FIRST_HOST_OFFSET + nodes + 1:
+        raise LabError(f"--subnet {subnet} is too small for {nodes} hosts from .{FIRST_HOST_OFFSET}")
+    directory = state_dir(name, state_root)
+    prefix = network_prefix(name)
+    hosts = [
+        Host(
+            name=f"lab{index}",
+            address=str(network[FIRST_HOST_OFFSET + index - 1]),
+            netns=f"{prefix}n{index}",
+            machine=f"{name}-lab{index}",
+            suite=suites[index - 1],
+            directory=str(directory / "hosts" / f"lab{index}"),
+        )
+        for index in range(1, nodes + 1)
+    ]
+    return LabState(
+        name=name,
+        subnet=str(network),
+        bridge_address=str(network[1]),
+        db_port=db_port,
+        state_dir=str(directory),
+        inventory_dir=str(inventory_dir.absolute()),
+        hosts=hosts,
+    )
