@@ -15,5 +15,8 @@ __all__ = ["ConfigImportError", "Inventory", "convert"]
 
 def convert(text: str, source: str) -> Inventory:
     """The inventory for SYNTRAF config `text` read from `source`; ConfigImportError names what is wrong."""
-    config, notes = read_config(text, source)
-    return build_inventory(config, notes, source)
+    config, notes = read_config(text, source)  # its errors name the source already
+    try:
+        return build_inventory(config, notes, source)
+    except ConfigImportError as error:
+        raise ConfigImportError(f"{source}: {error}") from None

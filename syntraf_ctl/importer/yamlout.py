@@ -35,12 +35,12 @@ def _is_flat(value: object) -> bool:
     return False
 
 
-def _flow(value: object) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(scalar(v) for v in value) + "]"
-    return scalar(value)
+def _flow(value: dict | list) -> str:
+    """`value` on one line; PyYAML quotes what flow context needs (",", "[", "]"...)."""
+    text = yaml.safe_dump(
+        value, default_flow_style=True, sort_keys=False, width=float("inf"), allow_unicode=True
+    )
+    return text.removesuffix("\n")
 
 
 def _entry(prefix: str, value: object, depth: int) -> list[str]:
