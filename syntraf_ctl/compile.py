@@ -7,7 +7,7 @@ import os
 
 from ansible.errors import AnsibleError
 
-from syntraf_ctl.inventory import LoadedInventory
+from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
@@ -28,9 +28,7 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
         inventory = LoadedInventory(inventory_path, vault_password_file)
         model, problems = build_model(inventory)
     except AnsibleError as error:
-        raise ValidationError(
-            [Problem(display_path(inventory_path), "inventory", "", error.message)]
-        ) from None
+        raise ValidationError([error_problem(error, display_path(inventory_path))]) from None
     if problems:
         raise ValidationError(problems)
     edges, warnings = compute_edges(model)

@@ -19,7 +19,8 @@ from ansible._internal._datatag._tags import Origin
 from ansible.errors import AnsibleError
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
-from ansible.parsing.vault import get_file_vault_secret
+from ansible.parsing.vault import VaultSecretsContext, get_file_vault_secret
+from ansible.plugins.vars import host_group_vars
 from ansible.template import Templar
 from ansible.utils.vars import combine_vars
 from ansible.vars.manager import VariableManager
@@ -55,13 +56,16 @@ class LoadedInventory:
     def __init__(self, source: str, vault_password_file: str | None = None) -> None:
         self.source = os.path.abspath(source)
         self.problems: list[Problem] = []
+        _forget_cached_vars_files()
         self._loader = DataLoader()
+        self._vault_secrets: list[tuple[str, Any]] = []
         if vault_password_file:
             secret = get_file_vault_secret(
                 filename=vault_password_file, vault_id="default", loader=self._loader
             )
             secret.load()
-            self._loader.set_vault_secrets([("default", secret)])
+            self._vault_secrets = [("default", secret)]
+            self._loader.set_vault_secrets(self._vault_secrets)
         with _unparsed_sources_fail():
             self._inventory = InventoryManager(loader=self._loader, sources=[self.source])
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
@@ -126,20 +130,37 @@ class LoadedInventory:
     ) -> Vars:
         templar = Templar(loader=self._loader, variables=variables)
         result = Vars(scope, {})
-        for key in keys:
-            if key not in raw:
-                continue
-            _record_origins(raw[key], key, result.origins)
-            try:
-                result.values[key] = plain(templar.template(raw[key]))
-            except AnsibleError as error:
-                self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
+        with _vault_context(self._vault_secrets):
+            for key in keys:
+                if key not in raw:
+                    continue
+                _record_origins(raw[key], key, result.origins)
+                try:
+                    result.values[key] = plain(templar.template(raw[key]))
+                except AnsibleError as error:
+                    self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
         return result
 
 
 def where(value: Any) -> str:
     """`file:line` Ansible recorded for a loaded value, relative to the working directory when inside it."""
-    origin = Origin.get_tag(value)
+    return _format_origin(Origin.get_tag(value))
+
+
+def error_problem(error: AnsibleError, source: str) -> Problem:
+    """A problem for an error Ansible raised while loading, pointing at the file it names if any."""
+    cause: BaseException | None = error
+    while cause is not None:
+        obj = getattr(cause, "obj", None)
+        origin = obj if isinstance(obj, Origin) else Origin.get_tag(obj)
+        if origin is not None and origin.path:
+            source = _format_origin(origin)
+            break
+        cause = cause.__cause__ or cause.__context__
+    return Problem(source, "inventory", "", getattr(error, "message", str(error)))
+
+
+def _format_origin(origin: Origin | None) -> str:
     if origin is None or not origin.path:
         return ""
     path = display_path(origin.path)
@@ -177,8 +198,31 @@ def _record_origins(value: Any, path: str, origins: dict[str, str], depth: int =
 def _template_error(error: AnsibleError) -> str:
     text = error.message if hasattr(error, "message") else str(error)
     if "vault" in text.lower() or "decrypt" in text.lower():
-        return f"cannot decrypt a vault-encrypted value (give the right --vault-password-file): {text}"
+        return f"cannot decrypt a vault-encrypted value (is --vault-password-file given and right?): {text}"
     return f"cannot be templated: {text}"
+
+
+def _forget_cached_vars_files() -> None:
+    """Ansible's group_vars/host_vars plugin caches which files exist for the life of the process (one
+    ansible-playbook run); the controller may load an inventory again after it changed, so start afresh."""
+    host_group_vars.FOUND.clear()
+    host_group_vars.NAK.clear()
+    host_group_vars.CANONICAL_PATHS.clear()
+
+
+@contextlib.contextmanager
+def _vault_context(secrets: list[tuple[str, Any]]) -> Iterator[None]:
+    """Make `secrets` the ones vaulted values decrypt with while templating.
+
+    Ansible keeps them in a process-wide context meant to be set once by its CLI; the controller may load
+    several inventories in one process (tests, apply), so it is set around each use and restored after.
+    """
+    saved = VaultSecretsContext._current
+    VaultSecretsContext._current = VaultSecretsContext(secrets)
+    try:
+        yield
+    finally:
+        VaultSecretsContext._current = saved
 
 
 @contextlib.contextmanager

@@ -1,0 +1,82 @@
+"""Test inventories: real YAML/INI files in a temporary directory, loaded by the real Ansible loader."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.plan import Plan
+from syntraf_ctl.problems import ValidationError
+
+# Shared settings most tests start from: one database (a templated token) and the default port range.
+BASE_ALL = """\
+syntraf_influxdb:
+  - {url: "http://db.example.net:8086", org: noc, bucket: syntraf, token: "{{ vault_token }}"}
+vault_token: test-token-value
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+class InventoryDir:
+    """An inventory directory under construction: hosts.yml, group_vars/, host_vars/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def hosts(self, text: str, name: str = "hosts.yml") -> InventoryDir:
+        write(self.root / name, text)
+        return self
+
+    def group_vars(self, group: str, text: str) -> InventoryDir:
+        write(self.root / "group_vars" / f"{group}.yml", text)
+        return self
+
+    def host_vars(self, host: str, text: str) -> InventoryDir:
+        write(self.root / "host_vars" / f"{host}.yml", text)
+        return self
+
+    def compile(self, **kwargs) -> Plan:
+        return compile_inventory(str(self.root), **kwargs)
+
+    def problems(self, **kwargs) -> list[str]:
+        """Every problem message of an inventory that must be invalid."""
+        with pytest.raises(ValidationError) as caught:
+            self.compile(**kwargs)
+        return [str(problem) for problem in caught.value.problems]
+
+
+@pytest.fixture
+def inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., InventoryDir]:
+    """Factory: `inventory(all_vars)` makes a fresh inventory directory with group_vars/all.yml."""
+    monkeypatch.chdir(tmp_path)  # problem sources are shown relative to the working directory
+    count = 0
+
+    def make(all_vars: str = "", base: bool = True) -> InventoryDir:
+        nonlocal count
+        count += 1
+        root = tmp_path / f"inventory-{os.getpid()}-{count}"
+        root.mkdir()
+        inv = InventoryDir(root)
+        inv.group_vars("all", (BASE_ALL if base else "") + textwrap.dedent(all_vars))
+        return inv
+
+    return make
+
+
+def mesh_hosts(group: str, *names: str, **host_vars: str) -> str:
+    """hosts.yml text: one inventory group with hosts at 192.0.2.<n>; host_vars adds inline YAML per host."""
+    lines = ["all:", "  children:", f"    {group}:", "      hosts:"]
+    for index, name in enumerate(names, start=1):
+        extra = f", {host_vars[name.replace('-', '_')]}" if name.replace("-", "_") in host_vars else ""
+        lines.append(f"        {name}: {{ansible_host: 192.0.2.{index}{extra}}}")
+    return "\n".join(lines) + "\n"
