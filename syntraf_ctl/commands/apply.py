@@ -1,0 +1,63 @@
+"""`syntraf-ctl apply`: validate, plan and render the inventory, then deploy it with the deploy playbook.
+
+Nothing is pushed anywhere unless the whole inventory is valid: validation errors exit with status 2 before
+Ansible runs at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from syntraf_ctl.artifact import ArtifactError, build
+from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.lockfile import write_lock
+from syntraf_ctl.problems import ValidationError, report
+from syntraf_ctl.render import render_plan, write_tree
+from syntraf_ctl.runner import add_run_arguments, options_from_args, print_summary, progress_for, run_playbook
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "apply", help="validate, render and deploy the mesh to the inventory's hosts"
+    )
+    add_inventory_arguments(parser)
+    add_run_arguments(parser, check_and_diff=True)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+    except ValidationError as error:
+        return report(error)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        artifact = build()
+    except ArtifactError as error:
+        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="syntraf-apply-") as work:
+        render_dir = os.path.join(work, "rendered")
+        write_tree(render_plan(plan), render_dir)
+        if not args.check:
+            write_lock(plan.lock_path, plan.locked_ports())
+        options = options_from_args(
+            args,
+            {
+                "syntraf_rendered": True,
+                "syntraf_render_dir": render_dir,
+                "syntraf_probe_artifact": artifact.path,
+                "syntraf_probe_python_min_version": artifact.requires_python,
+            },
+        )
+        mode = " (check mode: nothing is changed)" if args.check else ""
+        print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}")
+        result = run_playbook("deploy.yml", options, progress_for())
+    print_summary(result)
+    verdict = "would change" if args.check else "changed"
+    print(f"{verdict} {result.changed} things" if result.succeeded else "apply FAILED")
+    return 0 if result.succeeded else 1

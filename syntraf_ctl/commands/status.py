@@ -1,0 +1,50 @@
+"""`syntraf-ctl status`: per group a loss/jitter grid and per host the probe units, read from the hosts'
+state files through Ansible (so it works when the database is down)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.problems import ValidationError
+from syntraf_ctl.runner import PlainProgress, add_run_arguments, options_from_args, run_playbook
+from syntraf_ctl.status import build_report, format_text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("status", help="show each group's last loss/jitter and each host's probes")
+    add_inventory_arguments(parser)
+    add_run_arguments(parser)
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.set_defaults(func=run)
+
+
+def planned_edges(args: argparse.Namespace) -> list[tuple[str, str, str]] | None:
+    """Every planned edge, so that unreported ones show; None (and a warning) if the inventory is invalid."""
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+    except ValidationError as error:
+        print(
+            f"warning: the inventory is invalid, showing only what the hosts report:\n{error}",
+            file=sys.stderr,
+        )
+        return None
+    return [edge.key for edge in plan.edges]
+
+
+def run(args: argparse.Namespace) -> int:
+    planned = planned_edges(args)
+    result = run_playbook(
+        "status.yml", options_from_args(args), PlainProgress(sys.stderr), "syntraf_probe_status"
+    )
+    failures = {
+        failure.host: failure.message for failure in result.failures if failure.host not in result.results
+    }
+    report = build_report(result.results, failures, planned)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_text(report), end="")
+    return 0 if result.succeeded and report.healthy else 1
