@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigImportError as exc:
         print(f"syntraf-ctl import-toml: {exc}; nothing written", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk or a permission error half-way: say which file
+        print(f"syntraf-ctl import-toml: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(f"Wrote {len(written)} files to {args.output}:")
     print("\n".join(f"  {path}" for path in written))
     if inventory.secret_files and not args.vault_password_file:

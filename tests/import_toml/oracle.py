@@ -74,6 +74,13 @@ def _pair_kept(group: str, a: dict, b: dict) -> bool:
     return b["UID"] not in exclude_a.get(group, []) and a["UID"] not in exclude_b.get(group, [])
 
 
+def groups(toml_text: str) -> dict[str, bool]:
+    """Every mesh group and whether it is disabled (dev's DISABLED)."""
+    return {
+        group["UID"]: bool(group.get("DISABLED")) for group in tomllib.loads(toml_text).get("MESH_GROUP", [])
+    }
+
+
 def measured_edges(toml_text: str) -> set[Edge]:
     config = tomllib.loads(toml_text)
     profiles = {p["UID"]: p for p in config.get("IPERF3_PROFILE", [])}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultLib, VaultSecret
@@ -62,6 +63,24 @@ def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
     forced = syntraf_ctl("import-toml", MULTIGROUP, "-o", str(tmp_path), "--force")
     assert forced.returncode == 0, forced.stderr
     assert "MTL-SRV1" in (tmp_path / "hosts.yml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "fragments"),
+    [
+        ("malformed.toml", ["not valid TOML", "line 6"]),
+        ("unknown_section.toml", ["line 4", "unknown section [SERVERS]"]),
+        ("missing_group.toml", ["[[SERVER_CLIENT]] MTL-SRV1: MESH_GROUP_UID_LIST", "'LAB'"]),
+    ],
+)
+def test_broken_config_is_named_and_nothing_written(tmp_path: Path, name: str, fragments: list[str]) -> None:
+    out = tmp_path / "out"
+    result = syntraf_ctl("import-toml", str(FIXTURES / "broken" / name), "-o", str(out))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"syntraf-ctl import-toml: {FIXTURES / 'broken' / name}: ")
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert not out.exists()
 
 
 def test_bad_config_writes_nothing(tmp_path: Path) -> None:

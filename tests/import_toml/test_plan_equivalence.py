@@ -40,9 +40,12 @@ def planned_edges(planned: dict) -> set[oracle.Edge]:
 def test_plan_has_the_edges_the_original_measured(imported, name: str) -> None:
     inventory, _ = imported(name)
     fill_dynamic_addresses(inventory)
-    expected = oracle.measured_edges((FIXTURES / name).read_text())
+    text = (FIXTURES / name).read_text()
+    expected = oracle.measured_edges(text)
     assert expected, "the fixture must measure something"
-    assert planned_edges(plan(inventory)) == expected
+    planned = plan(inventory)
+    assert planned_edges(planned) == expected
+    assert {name: group["disabled"] for name, group in planned["groups"].items()} == oracle.groups(text)
 
 
 def test_override_is_the_address_the_host_uses_to_reach_its_peer(imported) -> None:
