@@ -1,0 +1,175 @@
+"""Rendering: golden files, byte-identical output, the probe config contract, and the plan/render commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from syntraf_ctl.cli import main
+from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.lockfile import LOCK_NAME
+from syntraf_ctl.render import config_revision, render_plan, write_tree
+
+from .conftest import mesh_hosts
+
+GOLDEN = Path(__file__).parent / "golden"
+SECRETS = ("golden-token-never-rendered", "another-token-never-rendered")
+CONFIG_KEYS = [
+    "schema", "revision", "host", "group", "address", "iperf3", "auth", "edges", "databases", "spool",
+    "state_path", "log_level",
+]  # fmt: skip
+EDGE_KEYS = [
+    "group", "src", "dst", "listener", "initiator", "mode", "port", "connect_address", "bandwidth_bps",
+    "packet_size", "packets_per_second", "dscp", "interval",
+]  # fmt: skip
+
+
+@pytest.fixture
+def golden_render(tmp_path):
+    """The golden inventory copied to a temporary directory (so the lock file lands there), rendered."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(GOLDEN / "inventory", inventory)
+    out = tmp_path / "out"
+    assert main(["render", "-i", str(inventory), "-o", str(out)]) == 0
+    return inventory, out
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_matches_golden_files(golden_render):
+    _, out = golden_render
+    expected_dir = GOLDEN / "expected"
+    if os.environ.get("SYNTRAF_UPDATE_GOLDEN"):
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(out, expected_dir)
+    rendered, expected = files_under(out), files_under(expected_dir)
+    assert sorted(rendered) == sorted(expected)
+    for path, content in expected.items():
+        assert rendered[path] == content, (
+            f"{path} differs from the golden file (see tests/core/golden/README.md)"
+        )
+
+
+def test_host_in_no_group_gets_an_empty_config_directory(golden_render):
+    _, out = golden_render
+    assert (out / "idle-1/etc/syntraf").is_dir()
+    assert not list((out / "idle-1").rglob("*.*"))
+
+
+def test_render_is_byte_identical_and_writes_no_secret(golden_render, tmp_path):
+    inventory, out = golden_render
+    again = tmp_path / "again"
+    assert main(["render", "-i", str(inventory), "-o", str(again)]) == 0
+    assert files_under(out) == files_under(again)
+    for content in files_under(out).values():
+        assert not any(secret.encode() in content for secret in SECRETS)
+
+
+def test_probe_config_follows_schema_1(golden_render):
+    _, out = golden_render
+    plan = json.loads((out / "plan.json").read_text())
+    for path in out.glob("*/etc/syntraf/*.json"):
+        config = json.loads(path.read_text())
+        assert list(config) == CONFIG_KEYS
+        assert config["schema"] == 1 and config["auth"] is None
+        assert config["revision"] == config_revision(config)
+        group, uid = config["group"], config["host"]
+        assert path.name == f"{group}.json"
+        expected = [e for e in plan["edges"] if e["group"] == group and uid in (e["src"], e["dst"])]
+        assert [{k: e[k] for k in EDGE_KEYS} for e in config["edges"]] == expected
+        for edge in config["edges"]:
+            assert list(edge) == [*EDGE_KEYS, "src_address", "dst_address", "pkcs1_padding"]
+        assert config["spool"]["directory"] == f"/var/lib/syntraf/spool/{group}"
+        assert config["state_path"] == f"/run/syntraf/{group}.state.json"
+        for index, database in enumerate(config["databases"]):
+            assert database["token_path"] == f"/etc/syntraf/secrets/influxdb-{index}.token"
+            assert "token" not in database
+
+
+def test_unit_runs_the_probe_sandboxed_as_syntraf(golden_render):
+    _, out = golden_render
+    unit = (out / "mtl-1/etc/systemd/system/syntraf-probe@.service").read_text()
+    for line in [
+        "ExecStart=/usr/bin/python3 /opt/syntraf/syntraf-probe.pyz --config /etc/syntraf/%i.json",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "User=syntraf", "Group=syntraf", "Restart=always", "PartOf=syntraf.target", "WantedBy=syntraf.target",
+        "StateDirectory=syntraf", "RuntimeDirectory=syntraf", "RuntimeDirectoryPreserve=yes",
+        "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+        "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+        "MemoryDenyWriteExecute=yes", "SystemCallArchitectures=native",
+    ]:  # fmt: skip
+        assert line in unit.splitlines(), line
+    assert "[Install]" in (out / "mtl-1/etc/systemd/system/syntraf.target").read_text()
+
+
+def test_render_writes_the_lock_and_plan_does_not(inventory, tmp_path, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n").hosts(mesh_hosts("voip", "a", "b"))
+    assert main(["plan", "-i", str(inv.root)]) == 0
+    assert not (inv.root / LOCK_NAME).exists()
+    assert main(["render", "-i", str(inv.root), "-o", str(tmp_path / "out")]) == 0
+    assert json.loads((inv.root / LOCK_NAME).read_text())["ports"] == {
+        "a": {"voip/a/b": 15000},
+        "b": {"voip/b/a": 15000},
+    }
+
+
+def test_plan_json_output(inventory, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {dscp: ef}\n").hosts(mesh_hosts("voip", "a", "b", "c"))
+    assert main(["plan", "-i", str(inv.root), "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["schema"] == 1
+    assert [list(edge) for edge in plan["edges"]] == [EDGE_KEYS] * 6
+    assert {edge["dscp"] for edge in plan["edges"]} == {46}
+    assert set(plan["hosts"]) == {"a", "b", "c"}
+    assert plan["hosts"]["a"]["send_bps"] == 200_000 and plan["hosts"]["a"]["receive_bps"] == 200_000
+    assert plan["totals"]["edges"] == 6
+
+
+def test_plan_text_output(inventory, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n").hosts(mesh_hosts("voip", "a", "b", "c"))
+    assert main(["plan", "-i", str(inv.root)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("6 edges in 1 mesh group(s) over 3 hosts")
+    assert "voip" in text
+
+
+def test_invalid_inventory_exits_2_and_writes_nothing(inventory, tmp_path, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {dscp: 64}\n").hosts(mesh_hosts("voip", "a", "b"))
+    out = tmp_path / "out"
+    for command in (["plan", "-i", str(inv.root)], ["render", "-i", str(inv.root), "-o", str(out)]):
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert "mesh group voip: syntraf_mesh_groups.voip.dscp" in error
+    assert not out.exists()
+    assert not (inv.root / LOCK_NAME).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_render_replaces_an_earlier_render_and_drops_stale_files(inventory, tmp_path):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n  lab: {members: voip}\n").hosts(
+        mesh_hosts("voip", "a", "b")
+    )
+    out = tmp_path / "out"
+    write_tree(render_plan(compile_inventory(str(inv.root))), str(out))
+    assert (out / "a/etc/syntraf/lab.json").exists()
+    inv.group_vars("all", "syntraf_mesh_groups:\n  voip: {}\n")
+    write_tree(render_plan(compile_inventory(str(inv.root))), str(out))
+    assert not (out / "a/etc/syntraf/lab.json").exists()
+    assert (out / "a/etc/syntraf/voip.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_render_refuses_to_replace_a_directory_that_is_not_a_render(inventory, tmp_path, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n").hosts(mesh_hosts("voip", "a", "b"))
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    assert main(["render", "-i", str(inv.root), "-o", str(precious)]) == 1
+    assert "refusing" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "keep me"
