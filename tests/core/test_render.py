@@ -100,7 +100,8 @@ def test_unit_runs_the_probe_sandboxed_as_syntraf(golden_render):
         "ExecReload=/bin/kill -HUP $MAINPID",
         "User=syntraf", "Group=syntraf", "Restart=always", "PartOf=syntraf.target", "WantedBy=syntraf.target",
         "StateDirectory=syntraf", "RuntimeDirectory=syntraf", "RuntimeDirectoryPreserve=yes",
-        "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+        "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+        "PrivateDevices=yes",
         "CapabilityBoundingSet=", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
         "MemoryDenyWriteExecute=yes", "SystemCallArchitectures=native",
     ]:  # fmt: skip
