@@ -51,6 +51,13 @@ def safe_names(uids: list[str], what: str, reserved: tuple[str, ...] = ()) -> di
     return names
 
 
+def _as_written(entry: dict) -> dict:
+    """A group or profile entry in a stable key order, its bandwidth spelled as a person would."""
+    if "bandwidth" in entry:
+        entry = {**entry, "bandwidth": format_bandwidth(entry["bandwidth"])}
+    return {key: entry[key] for key in _GROUP_KEY_ORDER if key in entry}
+
+
 def _mesh_groups(config: SyntrafConfig, inventory_groups: dict[str, str], notes: list[Note]) -> dict:
     profiles = {profile.uid: profile for profile in config.profiles}
     mesh_groups: dict = {}
@@ -70,9 +77,7 @@ def _mesh_groups(config: SyntrafConfig, inventory_groups: dict[str, str], notes:
                     f"{entry['members']} (members: {entry['members']}); results keep group={group.uid}",
                 )
             )
-        if "bandwidth" in entry:
-            entry["bandwidth"] = format_bandwidth(entry["bandwidth"])
-        entry = {key: entry[key] for key in _GROUP_KEY_ORDER if key in entry}
+        entry = _as_written(entry)
         mesh_groups[group.uid] = Commented(entry, comment) if comment else entry
     return mesh_groups
 
@@ -84,10 +89,7 @@ def _profiles(config: SyntrafConfig, notes: list[Note]) -> dict:
         flag_packet_size(profile.traffic.given, f"[[IPERF3_PROFILE]] {profile.uid}", notes)
         if profile.uid not in used:
             notes.append(Note(IGNORED, f"[[IPERF3_PROFILE]] {profile.uid}", "no mesh group uses it (kept)"))
-        entry = profile_entry(profile)
-        if "bandwidth" in entry:
-            entry["bandwidth"] = format_bandwidth(entry["bandwidth"])
-        profiles[profile.uid] = {key: entry[key] for key in _GROUP_KEY_ORDER if key in entry}
+        profiles[profile.uid] = _as_written(profile_entry(profile))
     return profiles
 
 
@@ -101,9 +103,9 @@ def _group_vars(
     data["syntraf_mesh_groups"] = _mesh_groups(config, inventory_groups, notes)
     if config.port_range:
         data["syntraf_listen_port_range"] = config.port_range
-    token_names = safe_names([db.uid for db in config.databases], "[[DATABASE]] DB_UID")
+    token_names = safe_names([db.uid.lower() for db in config.databases], "[[DATABASE]] DB_UID")
     vault = {
-        f"vault_syntraf_influxdb_token_{token_names[db.uid].lower()}": db.token for db in config.databases
+        f"vault_syntraf_influxdb_token_{token_names[db.uid.lower()]}": db.token for db in config.databases
     }
     if config.databases:
         data["syntraf_influxdb"] = [
@@ -173,6 +175,16 @@ def _hosts(config: SyntrafConfig, inventory_groups: dict[str, str], notes: list[
     return {"all": {"hosts": hosts, "children": children}}
 
 
+def _note_nat_pairs(nodes: list[Node], notes: list[Note]) -> None:
+    """Two hosts behind NAT in a common group were never measured; plan leaves them out too."""
+    behind_nat = [node for node in nodes if node.behind_nat]
+    for index, node in enumerate(behind_nat):
+        for peer in behind_nat[index + 1 :]:
+            if set(peer.groups) & set(node.groups):
+                message = f"{peer.uid} is behind NAT too: the pair is not measured, as in the original"
+                notes.append(Note(IGNORED, f"[[SERVER_CLIENT]] {node.uid}: BEHIND_NAT", message))
+
+
 def build_inventory(config: SyntrafConfig, notes: list[Note], source: str) -> Inventory:
     """Every file of the inventory directory, as text; `notes` gains what the mapping changed."""
     notes = list(notes)
@@ -205,20 +217,5 @@ def build_inventory(config: SyntrafConfig, notes: list[Note], source: str) -> In
             files[f"host_vars/{node.uid}.yml"] = dump(
                 host_vars, f"{banner}\nSYNTRAF [[SERVER_CLIENT]] {node.uid}."
             )
-    for node in config.nodes:
-        if node.behind_nat:
-            nat_peers = [
-                peer.uid
-                for peer in config.nodes
-                if peer.behind_nat and peer.uid > node.uid and set(peer.groups) & set(node.groups)
-            ]
-            for peer in nat_peers:
-                notes.append(
-                    Note(
-                        IGNORED,
-                        f"[[SERVER_CLIENT]] {node.uid}: BEHIND_NAT",
-                        f"{peer} is behind NAT "
-                        "too: the pair is not measured, as in the original (plan lists it)",
-                    )
-                )
+    _note_nat_pairs(config.nodes, notes)
     return Inventory(files, {VAULT_FILE} if vault else set(), notes)

@@ -63,8 +63,5 @@ def host_selection(nodes: list[Node], notes: list[Note]) -> dict[str, tuple[dict
                     )
                 )
             exclude[group] = [uid for uid in uids if uid not in ignored]
-        selection[node.uid] = (
-            {group: uids for group, uids in include_only.items()},
-            {group: uids for group, uids in exclude.items() if uids},
-        )
+        selection[node.uid] = (include_only, {group: uids for group, uids in exclude.items() if uids})
     return selection
