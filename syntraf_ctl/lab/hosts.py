@@ -4,12 +4,14 @@ in its own network namespace, kept running across reboots by a tiny supervisor l
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 from syntraf_ctl.lab import processes
+from syntraf_ctl.lab.cgroups import host_cgroups
 from syntraf_ctl.lab.errors import LabError
 from syntraf_ctl.lab.mounts import mount_overlay, remove_tree
 from syntraf_ctl.lab.ssh import ssh_run
@@ -18,8 +20,12 @@ from syntraf_ctl.lab.state import Host
 SUPERVISOR_TAG = "syntraf-lab-supervisor"
 REBOOT_STATUS = 133  # systemd-nspawn's exit status when the container asked for a reboot
 
-# Boot the container again after a reboot inside it; any other end (poweroff, kill) ends the loop.
-SUPERVISOR = 'while :; do "$@"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; echo "$0: rebooting"; done'
+# Join the host's own cgroups (see cgroups.py), then boot the container, again after each reboot inside
+# it; any other end (poweroff, kill) ends the loop.
+SUPERVISOR = (
+    'for cg in $SYNTRAF_LAB_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 1; done; '
+    'while :; do "$@"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; echo "$0: rebooting"; done'
+)
 
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -65,6 +71,7 @@ def nspawn_argv(host: Host) -> list[str]:
 
 def start(host: Host) -> None:
     """Boot the host in the background, detached from the caller (it outlives `lab up`)."""
+    cgroups = " ".join(str(directory) for directory in host_cgroups(host.machine))
     with open(host.log, "ab") as log:
         subprocess.run(
             [
@@ -79,6 +86,7 @@ def start(host: Host) -> None:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            env={**os.environ, "SYNTRAF_LAB_CGROUPS": cgroups},
             check=True,
         )
 

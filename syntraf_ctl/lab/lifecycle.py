@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syntraf_ctl.lab import hosts, processes
+from syntraf_ctl.lab.cgroups import remove_cgroups
 from syntraf_ctl.lab.errors import LabError, SubnetInUse
 from syntraf_ctl.lab.inventory import new_token, remove_inventory, render_inventory, write_inventory
 from syntraf_ctl.lab.mounts import remove_tree
@@ -153,6 +154,7 @@ def lab_down(name: str = DEFAULT_NAME, state_root: Path = STATE_ROOT, quiet: boo
     # nspawn shuts its container down on SIGTERM; the database flushes on SIGTERM
     processes.stop(processes.pids_naming(directory))
     processes.stop(processes.pids_rooted_in(directory), signal.SIGKILL)
+    remove_cgroups(f"{name}-lab")
     network = LabNetwork(network_prefix(name))
     found = found or _network_exists(network)
     network.remove()

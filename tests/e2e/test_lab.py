@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from syntraf_ctl.lab import processes
+from syntraf_ctl.lab.cgroups import lab_cgroups
 from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.mounts import mounts_under
@@ -37,6 +38,22 @@ def test_every_host_boots_systemd_to_running(lab: Lab) -> None:
         assert lab.exec(name, ["systemctl", "is-system-running"], check=False).stdout.strip() == "running"
         assert lab.exec(name, ["hostname"]).stdout.strip() == name
         assert lab.exec(name, ["readlink", "/proc/1/exe"]).stdout.strip().endswith("/systemd")
+
+
+def test_hosts_do_not_share_units(lab: Lab) -> None:
+    """Each host has its own cgroup tree: stopping a unit on one host leaves the same unit elsewhere alone."""
+    try:
+        for name in ("lab1", "lab2"):
+            lab.exec(name, ["systemd-run", "--unit=syntraf-lab-check", "sleep", "600"])
+        lab.exec("lab1", ["systemctl", "stop", "syntraf-lab-check"])
+        assert (
+            lab.exec("lab2", ["systemctl", "is-active", "syntraf-lab-check"], check=False).stdout.strip()
+            == "active"
+        )
+        assert lab.exec("lab2", ["pgrep", "-x", "sleep"], check=False).stdout.strip() != ""
+    finally:
+        for name in ("lab1", "lab2"):
+            lab.exec(name, ["systemctl", "stop", "syntraf-lab-check"], check=False)
 
 
 def test_ssh_with_the_lab_key_only(lab: Lab, tmp_path: Path) -> None:
@@ -129,10 +146,11 @@ def test_up_over_leftovers_then_down_leaves_nothing(bring_up, tmp_path: Path) ->
         report = bring_up(name, 1, inventory)  # the first one is now a "killed run's" leftovers
         host = report.state.hosts[0]
         assert processes.pids_naming(directory) and mounts_under(directory) and inventory.is_dir()
+        assert lab_cgroups(f"{name}-lab")
         assert lab_down(name) is True
         assert not [pid for pid in processes.pids_naming(directory) if processes.alive(pid)]
         assert not [pid for pid in processes.pids_rooted_in(directory) if processes.alive(pid)]
-        assert mounts_under(directory) == []
+        assert mounts_under(directory) == [] and lab_cgroups(f"{name}-lab") == []
         assert not directory.exists() and not inventory.exists()
         assert ip("link", "show", f"{network_prefix(name)}br", check=False).returncode != 0
         assert host.netns not in ip("netns", "list").stdout.split()
