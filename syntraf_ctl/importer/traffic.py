@@ -153,15 +153,12 @@ def group_entry(group: MeshGroup, profile: Profile | None, notes: list[Note]) ->
                 )
             )
     wanted = effective({**own, **from_profile}, where, notes)
-    surviving = {key: value for key, value in own.items() if key not in from_profile}
-    flag_packet_size(surviving, where, notes)
-    # dscp and interval are always written, so the original's defaults hold whatever syntraf's defaults are.
-    kept = {
-        key: wanted[key]
-        for key in wanted
-        if key not in from_profile and (key in own or key in ("dscp", "interval"))
-    }
-    if {**profile_entry(profile), **kept} == wanted:
+    flag_packet_size({key: value for key, value in own.items() if key not in from_profile}, where, notes)
+    written = profile_entry(profile)
+    # Whatever the profile does not write is written in the group, defaults included, so syntraf's own
+    # defaults (interval 10 s) never apply by accident.
+    kept = {key: value for key, value in wanted.items() if key not in written}
+    if {**written, **kept} == wanted:
         return {"profile": profile.uid, **kept}
     notes.append(
         Note(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-VALID_CONFIGS = ("readme_example.toml", "multigroup.toml", "include_only.toml")
+VALID_CONFIGS = ("readme_example.toml", "multigroup.toml", "include_only.toml", "profiles.toml")
 
 
 def syntraf_ctl(*args: str) -> subprocess.CompletedProcess:
