@@ -7,7 +7,7 @@ import yaml
 
 from import_toml.conftest import FIXTURES
 from syntraf_ctl.importer import ConfigImportError, convert
-from syntraf_ctl.importer.notes import CHANGED, GONE, TODO, summary
+from syntraf_ctl.importer.notes import CHANGED, GONE, IGNORED, TODO, summary
 
 MINIMAL_NODES = """
 [[SERVER_CLIENT]]
@@ -255,3 +255,10 @@ def test_errors_name_the_place(text: str, fragments: list[str]) -> None:
     for fragment in fragments:
         assert fragment in message
     assert "secret-token" not in message
+
+
+def test_unknown_keys_are_listed_not_silently_dropped() -> None:
+    text = f'[[MESH_GROUP]]\nUID = "LAB"\nBANDWITH = "1M"\n{MINIMAL_NODES}'
+    inventory = convert(text, "test.toml")
+    assert "[[MESH_GROUP]] LAB: BANDWITH" in notes_about(inventory.notes, IGNORED)
+    assert "BANDWITH" in summary(inventory.notes)
