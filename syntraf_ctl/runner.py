@@ -7,6 +7,7 @@ and `playbooks/`. Where OpenSSH's client is missing, Ansible connects with Param
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import shutil
 import sys
@@ -221,13 +222,15 @@ def print_summary(run: PlaybookRun, stream: TextIO = sys.stdout) -> None:
 
 
 class PlainProgress:
-    """One line per play, and per host for every change, failure or unreachable host (logs, CI)."""
+    """One line per play, and per host for every change (with its diff when asked), failure or unreachable
+    host (logs, CI)."""
 
-    def __init__(self, stream: TextIO = sys.stdout) -> None:
+    def __init__(self, stream: TextIO = sys.stdout, show_diff: bool = False) -> None:
         self.stream = stream
+        self.show_diff = show_diff
 
     def event(self, event: dict[str, Any]) -> None:
-        line = describe(event)
+        line = describe(event, self.show_diff)
         if line:
             print(line, file=self.stream, flush=True)
 
@@ -235,19 +238,44 @@ class PlainProgress:
         pass
 
 
-def describe(event: dict[str, Any]) -> str | None:
+def describe(event: dict[str, Any], show_diff: bool = False) -> str | None:
+    """The line(s) an event is worth, or None."""
     name = event.get("event", "")
     data = event.get("event_data", {})
     host, task = data.get("host"), data.get("task")
     if name == "playbook_on_play_start":
         return f"== {data.get('play')}"
     if name == "runner_on_ok" and data.get("res", {}).get("changed"):
-        return f"{host}: changed: {task}"
+        diff = format_diff(data["res"]) if show_diff else ""
+        return f"{host}: changed: {task}" + (f"\n{diff}" if diff else "")
     if name == "runner_on_failed" and not data.get("ignore_errors"):
         return f"{host}: FAILED: {task}: {failure_message(data.get('res', {}))}"
     if name == "runner_on_unreachable":
         return f"{host}: UNREACHABLE: {failure_message(data.get('res', {}))}"
     return None
+
+
+def format_diff(result: dict[str, Any]) -> str:
+    """A unified diff of every file change a result reports (--diff), item results included."""
+    diffs = result.get("diff") or []
+    diffs = [diffs] if isinstance(diffs, dict) else list(diffs)
+    for item in result.get("results", []):
+        if isinstance(item, dict) and item.get("changed"):
+            found = item.get("diff") or []
+            diffs += [found] if isinstance(found, dict) else found
+    chunks = []
+    for diff in diffs:
+        before, after = diff.get("before", ""), diff.get("after", "")
+        if isinstance(before, str) and isinstance(after, str) and (before or after):
+            chunks += difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                diff.get("before_header", "before"),
+                diff.get("after_header", "after"),
+            )
+        elif before != after:
+            chunks.append(f"    {before} -> {after}\n")
+    return "".join(chunks).rstrip("\n")
 
 
 class TerminalProgress:
@@ -256,8 +284,14 @@ class TerminalProgress:
     Changes and failures scroll above it as they happen, like PlainProgress's lines.
     """
 
-    def __init__(self, stream: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO = sys.stdout,
+        show_diff: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
+        self.show_diff = show_diff
         self.clock = clock
         self.hosts: dict[str, list[Any]] = {}  # host -> [ok, changed, failed, current task]
         self.drawn = 0
@@ -267,7 +301,7 @@ class TerminalProgress:
         name = event.get("event", "")
         data = event.get("event_data", {})
         host = data.get("host")
-        line = describe(event)
+        line = describe(event, self.show_diff)
         if host and name.startswith("runner_on_") and "item" not in name:
             row = self.hosts.setdefault(host, [0, 0, 0, ""])
             row[3] = data.get("task", "")
@@ -302,5 +336,6 @@ class TerminalProgress:
         self.stream.flush()
 
 
-def progress_for(stream: TextIO = sys.stdout) -> Progress:
-    return TerminalProgress(stream) if stream.isatty() else PlainProgress(stream)
+def progress_for(stream: TextIO = sys.stdout, show_diff: bool = False) -> Progress:
+    """A live table on a terminal, plain lines otherwise."""
+    return TerminalProgress(stream, show_diff) if stream.isatty() else PlainProgress(stream, show_diff)

@@ -134,12 +134,9 @@ def format_text(report: StatusReport) -> str:
         first = max([len("sender \\ receiver"), *map(len, senders)])
         widths = [max([len(dst), *(len(row[i]) for row in cells)]) for i, dst in enumerate(receivers)]
         lines.append(f"group {group}: last interval's loss and jitter (rows send, columns receive)")
-        header = "sender \\ receiver".ljust(first)
-        lines.append("  " + "  ".join([header, *(dst.ljust(w) for dst, w in zip(receivers, widths))]))
-        for src, row in zip(senders, cells):
-            lines.append(
-                "  " + "  ".join([src.ljust(first), *(cell.ljust(w) for cell, w in zip(row, widths))])
-            )
+        for label, row in [("sender \\ receiver", receivers), *zip(senders, cells)]:
+            padded = [label.ljust(first), *(cell.ljust(width) for cell, width in zip(row, widths))]
+            lines.append(("  " + "  ".join(padded)).rstrip())
         lines.append("")
     lines.append("hosts:")
     width = max((len(host.host) for host in report.hosts), default=4)

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         )
         mode = " (check mode: nothing is changed)" if args.check else ""
         print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}")
-        result = run_playbook("deploy.yml", options, progress_for())
+        result = run_playbook("deploy.yml", options, progress_for(show_diff=args.diff))
     print_summary(result)
     verdict = "would change" if args.check else "changed"
     print(f"{verdict} {result.changed} things" if result.succeeded else "apply FAILED")
