@@ -151,32 +151,13 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     scope = inventory.globals()
     check = _Collector(problems, scope)
     profiles = _parse_profiles(scope.values.get("syntraf_iperf3_profiles", {}), check)
-    specs = scope.values.get("syntraf_mesh_groups")
-    if not isinstance(specs, dict) or not specs:
-        check.add("syntraf_mesh_groups", "define at least one mesh group (a mapping: group name -> settings)")
-        specs = {}
+    settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
     hostnames_by_group: dict[str, list[str]] = {}
-    group_settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
-    warnings: list[str] = []
-    for name, spec in specs.items():
-        path = f"syntraf_mesh_groups.{name}"
-        subject = f"mesh group {name}"
-        if not NAME.match(name):
-            check.add(path, "the name must be 1-50 letters, digits, '_' or '-'", subject)
-            continue
-        if spec is None:
-            spec = {}
-        if not isinstance(spec, dict):
-            check.add(path, f"expected a mapping of settings, got {spec!r}", subject)
-            continue
-        for key in sorted(set(spec) - set(GROUP_KEYS)):
-            check.add(f"{path}.{key}", f"unknown setting (known: {', '.join(GROUP_KEYS)})", subject)
-        group_settings[name] = _parse_group(name, spec, profiles, check)
+    for name, spec in _mesh_group_specs(scope, check).items():
+        settings[name] = _parse_group(name, spec, profiles, check)
         members = _resolve_members(name, spec, inventory, check)
         if members is not None:
             hostnames_by_group[name] = members
-            if len(members) < 2 and not group_settings[name][2]:
-                warnings.append(f"mesh group {name} has {len(members)} member(s): it measures nothing")
 
     member_names = sorted({h for members in hostnames_by_group.values() for h in members})
     hosts_by_name = {
@@ -185,7 +166,7 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     uid_of = _check_uids(hosts_by_name, problems)
     groups: dict[str, MeshGroup] = {}
     for name, hostnames in hostnames_by_group.items():
-        traffic, profile, disabled = group_settings[name]
+        traffic, profile, disabled = settings[name]
         if traffic is not None:
             members = tuple(sorted(uid_of[h] for h in hostnames if h in uid_of))
             groups[name] = MeshGroup(name, traffic, members, profile, disabled)
@@ -194,13 +175,43 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     _check_test_duration(hosts, groups, problems)
     enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
     idle = [name for name in inventory.hostnames if name not in enabled]
-    warnings.extend(f"mesh group {name} is disabled" for name, g in sorted(groups.items()) if g.disabled)
-    for host in sorted(hosts.values(), key=lambda h: h.uid):
+    model = Model(groups, hosts, idle, _warnings(groups, hosts, enabled))
+    return model, problems + inventory.problems
+
+
+def _mesh_group_specs(scope: Vars, check: _Collector) -> dict[str, dict[str, Any]]:
+    """syntraf_mesh_groups entries that are well-formed mappings with a valid name and known keys."""
+    specs = scope.values.get("syntraf_mesh_groups")
+    if not isinstance(specs, dict) or not specs:
+        check.add("syntraf_mesh_groups", "define at least one mesh group (a mapping: group name -> settings)")
+        return {}
+    valid = {}
+    for name, spec in specs.items():
+        path = f"syntraf_mesh_groups.{name}"
+        subject = f"mesh group {name}"
+        if not NAME.match(name):
+            check.add(path, "the name must be 1-50 letters, digits, '_' or '-'", subject)
+        elif spec is not None and not isinstance(spec, dict):
+            check.add(path, f"expected a mapping of settings, got {spec!r}", subject)
+        else:
+            valid[name] = spec or {}
+            for key in sorted(set(valid[name]) - set(GROUP_KEYS)):
+                check.add(f"{path}.{key}", f"unknown setting (known: {', '.join(GROUP_KEYS)})", subject)
+    return valid
+
+
+def _warnings(groups: dict[str, MeshGroup], hosts: dict[str, Host], enabled: set[str]) -> list[str]:
+    """What is valid but probably not what the user meant."""
+    warnings = []
+    for name, group in sorted(groups.items()):
+        if group.disabled:
+            warnings.append(f"mesh group {name} is disabled")
+        elif len(group.members) < 2:
+            warnings.append(f"mesh group {name} has {len(group.members)} member(s): it measures nothing")
+    for uid, host in sorted(hosts.items()):
         if not host.databases and host.name in enabled:
-            warnings.append(
-                f"host {host.uid} has no syntraf_influxdb database: its measurements are not stored"
-            )
-    return Model(groups, hosts, idle, warnings), problems + inventory.problems
+            warnings.append(f"host {uid} has no syntraf_influxdb database: its measurements are not stored")
+    return warnings
 
 
 def _parse_traffic_keys(
@@ -494,11 +505,11 @@ def _check_references(
                 if group not in groups_of.get(host.name, set()):
                     check.add(f"{key}.{group}", f"{host.uid} is not a member of a mesh group named {group!r}")
                     continue
-                members = set(groups[group].members) if group in groups else set()
-                for uid in sorted(uids - members):
-                    check.add(f"{key}.{group}", f"{uid!r} is not a member of mesh group {group}")
                 if host.uid in uids:
                     check.add(f"{key}.{group}", f"{host.uid} lists itself")
+                if group in groups:  # else the group itself has a problem already
+                    for uid in sorted(uids - set(groups[group].members) - {host.uid}):
+                        check.add(f"{key}.{group}", f"{uid!r} is not a member of mesh group {group}")
         for uid in sorted(set(host.override_dst) - set(hosts)):
             check.add(f"syntraf_override_dst.{uid}", f"{uid!r} is not the uid of a host in a mesh group")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,6 +191,25 @@ def edge_json(edge: Edge) -> dict[str, Any]:
         "connect_address": edge.connect_address,
         **traffic_json(edge.traffic),
     }
+
+
+def format_json(value: Any, level: int = 0) -> str:
+    """Readable, diff-friendly JSON: objects one key per line, list items (edges...) one per line.
+
+    Each item is written by the json module's C encoder, which keeps large meshes fast (an indented
+    json.dumps falls back to the pure-Python encoder).
+    """
+    pad = "  " * (level + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{_compact(key)}: {format_json(item, level + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(pad + _compact(item) for item in value) + "\n" + "  " * level + "]"
+    return _compact(value)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def format_bps(bps: float) -> str:

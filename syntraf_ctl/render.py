@@ -19,7 +19,7 @@ import jinja2
 
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
-from syntraf_ctl.plan import Plan, edge_json
+from syntraf_ctl.plan import Plan, edge_json, format_json
 
 CONFIG_SCHEMA = 1
 CONFIG_DIR = "/etc/syntraf"
@@ -50,7 +50,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    environment.filters["to_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    environment.filters["to_json"] = format_json
     return environment
 
 
@@ -74,7 +74,7 @@ def render_plan(plan: Plan) -> RenderedTree:
             config = probe_config(host, group, edges_of.get((uid, group), []))
             tree.files[f"{host.name}{CONFIG_DIR}/{group}.json"] = config_template.render(config=config)
     tree.directories.extend(f"{name}{CONFIG_DIR}" for name in plan.model.idle_hosts)
-    tree.files[PLAN_FILE] = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    tree.files[PLAN_FILE] = format_json(plan.to_json()) + "\n"
     return tree
 
 

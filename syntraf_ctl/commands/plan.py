@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.plan import format_json
 from syntraf_ctl.problems import ValidationError, report
 
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return report(error)
     if args.format == "json":
-        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        print(format_json(plan.to_json()))
     else:
         print(plan.to_text(), end="")
     return 0
