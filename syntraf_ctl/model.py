@@ -175,6 +175,16 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     _check_test_duration(hosts, groups, problems)
     enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
     idle = [name for name in inventory.hostnames if name not in enabled]
+    problems.extend(
+        Problem(
+            "",
+            f"host {name}",
+            "",
+            "the inventory hostname cannot be a directory name (render writes DIR/<host>/)",
+        )
+        for name in inventory.hostnames
+        if "/" in name or name.startswith(".") or not name.isprintable()
+    )
     model = Model(groups, hosts, idle, _warnings(groups, hosts, enabled))
     return model, problems + inventory.problems
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from syntraf_ctl.lockfile import write_lock
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
 from syntraf_ctl.plan import Plan, edge_json, format_json
@@ -128,6 +129,12 @@ def config_revision(config: dict[str, Any]) -> str:
     content = {key: value for key, value in config.items() if key != "revision"}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def render_to(plan: Plan, out_dir: str) -> None:
+    """What `render` and `apply` do: write every host's files to `out_dir`, then record ports in the lock."""
+    write_tree(render_plan(plan), out_dir)
+    write_lock(plan.lock_path, plan.locked_ports())
 
 
 def write_tree(tree: RenderedTree, out_dir: str) -> None:

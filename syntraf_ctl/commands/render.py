@@ -6,9 +6,8 @@ import argparse
 import sys
 
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
-from syntraf_ctl.lockfile import write_lock
 from syntraf_ctl.problems import ValidationError, display_path, report
-from syntraf_ctl.render import render_plan, write_tree
+from syntraf_ctl.render import render_to
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,11 +25,10 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return report(error)
     try:
-        write_tree(render_plan(plan), args.output)
+        render_to(plan, args.output)
     except OSError as error:
-        print(f"syntraf-ctl: cannot write {args.output}: {error}", file=sys.stderr)
+        print(f"syntraf-ctl: cannot write the rendered files or the lock file: {error}", file=sys.stderr)
         return 1
-    write_lock(plan.lock_path, plan.locked_ports())
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import pytest
 
 from .conftest import mesh_hosts
@@ -245,3 +248,28 @@ def test_missing_inventory(inventory, tmp_path):
 
     with pytest.raises(ValidationError, match="no such file or directory"):
         compile_inventory(str(tmp_path / "nowhere"))
+
+
+def test_inventory_hostname_must_be_usable_as_a_directory(inventory):
+    inv = inventory(GROUP).hosts(mesh_hosts("voip", "a", "b") + "  hosts:\n    ../escape: {}\n")
+    has(inv.problems(), "host ../escape", "directory name")
+
+
+def test_warnings_for_groups_that_measure_nothing_and_hosts_without_database(inventory):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n  solo: {members: a}\n", base=False)
+    plan = inv.hosts(mesh_hosts("voip", "a", "b")).compile(lock=False)
+    assert "mesh group solo has 1 member(s): it measures nothing" in plan.warnings
+    assert "host a has no syntraf_influxdb database: its measurements are not stored" in plan.warnings
+
+
+def test_script_inventory_plugin(inventory):
+    inv = inventory(GROUP)
+    script = inv.root / "dynamic.py"
+    data = {
+        "voip": {"hosts": ["a", "b"]},
+        "_meta": {"hostvars": {"a": {"ansible_host": "192.0.2.1"}, "b": {"ansible_host": "192.0.2.2"}}},
+    }
+    script.write_text(f"#!{sys.executable}\nprint({json.dumps(data)!r})\n")
+    script.chmod(0o755)
+    plan = inv.compile(lock=False)
+    assert sorted(plan.model.hosts) == ["a", "b"] and len(plan.edges) == 2
