@@ -34,7 +34,7 @@ from syntraf_ctl.lab.state import (
     state_dir,
     validate_name,
 )
-from syntraf_ctl.lab.tsdb import start_victoria_metrics
+from syntraf_ctl.lab.tsdb import DatabaseError, start_victoria_metrics
 
 Say = Callable[[str], None]
 NETWORK_LOCK = Path("/run/syntraf-lab-network.lock")
@@ -95,8 +95,17 @@ def lab_up(config: LabConfig, say: Say = print) -> UpReport:
         if not isinstance(error, SubnetInUse):  # that one is raised before anything is created
             say(f"lab: bringing lab {state.name} up failed: removing what was created")
         lab_down(config.name, config.state_root, quiet=True)
+        if isinstance(error, (subprocess.CalledProcessError, DatabaseError, OSError)):
+            raise LabError(f"bringing lab {state.name} up failed: {_describe(error)}") from error
         raise
     return report
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, subprocess.CalledProcessError):
+        output = (error.stderr or "").strip() if isinstance(error.stderr, str) else ""
+        return f"`{' '.join(map(str, error.cmd))}` exited with status {error.returncode}: {output}"
+    return str(error)
 
 
 def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: Say) -> None:
@@ -114,7 +123,11 @@ def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: S
     public_key = state.ssh_key.with_suffix(".pub").read_text()
     for index, host in enumerate(state.hosts, start=1):
         network.add_namespace(index, host.address)
-    start_victoria_metrics(state.tsdb_dir, f"{state.bridge_address}:{state.db_port}", state.tsdb_log)
+    database = start_victoria_metrics(
+        state.tsdb_dir, f"{state.bridge_address}:{state.db_port}", state.tsdb_log
+    )
+    state.db_pid = database.pid
+    state.save()
     for host in state.hosts:
         hosts.prepare(host, images[host.suite], public_key)
         hosts.start(host)
@@ -139,7 +152,7 @@ def _check_subnet_free(state: LabState) -> None:
         if ipaddress.IPv4Interface(address).network.overlaps(ours):
             raise SubnetInUse(
                 f"subnet {state.subnet} overlaps {address} on interface {interface}: another lab or "
-                "test network is up; choose another one with --subnet (e.g. 203.0.113.0/24)"
+                "test network is up: choose a free subnet with --subnet"
             )
 
 

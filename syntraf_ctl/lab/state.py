@@ -60,6 +60,7 @@ class LabState:
     state_dir: str
     inventory_dir: str
     hosts: list[Host] = field(default_factory=list)
+    db_pid: int | None = None  # for information: `down` finds the database by its data directory
 
     @property
     def network_prefix(self) -> str:

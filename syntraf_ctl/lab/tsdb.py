@@ -50,16 +50,21 @@ def start_victoria_metrics(data_dir: Path, listen: str, log_path: Path) -> subpr
         )
     url = f"http://{listen}"
     try:
-        wait_healthy(url)
-    except DatabaseError:
+        wait_healthy(url, process=process)
+    except DatabaseError as error:
         process.kill()
-        raise
+        process.wait()
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-5:])
+        raise DatabaseError(f"{error}:\n{tail}") from None
     return process
 
 
-def wait_healthy(url: str, timeout: float = 20.0) -> None:
+def wait_healthy(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    """Wait until the database at `url` answers; give up early if `process` (the database) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise DatabaseError(f"VictoriaMetrics for {url} exited with status {process.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
                 if response.read().strip() == b"OK":

@@ -40,18 +40,19 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def up_on_free_subnet(name: str, nodes: int, inventory_dir: Path) -> UpReport:
-    """Bring lab `name` up on the first candidate subnet no other interface uses."""
+def up_on_free_subnet(name: str, nodes: int, inventory_dir: Path, **settings: object) -> UpReport:
+    """Bring lab `name` up on the first candidate subnet no other interface uses (`settings`: LabConfig's)."""
     *others, last = lab_subnets()
     for subnet in others:
         with contextlib.suppress(SubnetInUse):
-            return lab_up(LabConfig(name, nodes, subnet, inventory_dir=inventory_dir), say=_say)
-    return lab_up(LabConfig(name, nodes, last, inventory_dir=inventory_dir), say=_say)
+            return lab_up(LabConfig(name, nodes, subnet, inventory_dir=inventory_dir, **settings), say=_say)
+    return lab_up(LabConfig(name, nodes, last, inventory_dir=inventory_dir, **settings), say=_say)
 
 
 @pytest.fixture
-def bring_up() -> Callable[[str, int, Path], UpReport]:
-    """`bring_up(name, nodes, inventory_dir)` starts one more lab (the caller takes it down)."""
+def bring_up() -> Callable[..., UpReport]:
+    """`bring_up(name, nodes, inventory_dir, **LabConfig settings)` starts one more lab; the caller takes it
+    down (`lab_down(name)`)."""
     require_lab()
     return up_on_free_subnet
 

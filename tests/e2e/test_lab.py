@@ -5,6 +5,7 @@ leaves nothing."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import yaml
 from syntraf_ctl.lab import processes
 from syntraf_ctl.lab.cgroups import lab_cgroups
 from syntraf_ctl.lab.control import Lab
+from syntraf_ctl.lab.errors import LabError
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.mounts import mounts_under
 from syntraf_ctl.lab.network import ip
@@ -137,23 +139,42 @@ def test_partition_cuts_both_directions_then_heals(lab: Lab) -> None:
         lab.heal()
 
 
+def assert_nothing_left(name: str, inventory: Path) -> None:
+    """No process, mount, cgroup, namespace, bridge, state or inventory of lab `name` remains."""
+    directory = state_dir(name)
+    assert not [pid for pid in processes.pids_naming(directory) if processes.alive(pid)]
+    assert not [pid for pid in processes.pids_rooted_in(directory) if processes.alive(pid)]
+    assert mounts_under(directory) == [] and lab_cgroups(f"{name}-lab") == []
+    assert not directory.exists() and not inventory.exists()
+    assert ip("link", "show", f"{network_prefix(name)}br", check=False).returncode != 0
+    assert not [ns for ns in ip("netns", "list").stdout.split() if ns.startswith(network_prefix(name))]
+
+
 def test_up_over_leftovers_then_down_leaves_nothing(bring_up, tmp_path: Path) -> None:
     name = f"d{os.getpid()}"
     inventory = tmp_path / "inventory"
     directory = state_dir(name)
     try:
         bring_up(name, 1, inventory)
-        report = bring_up(name, 1, inventory)  # the first one is now a "killed run's" leftovers
-        host = report.state.hosts[0]
+        bring_up(name, 1, inventory)  # the first one is now a "killed run's" leftovers
         assert processes.pids_naming(directory) and mounts_under(directory) and inventory.is_dir()
         assert lab_cgroups(f"{name}-lab")
         assert lab_down(name) is True
-        assert not [pid for pid in processes.pids_naming(directory) if processes.alive(pid)]
-        assert not [pid for pid in processes.pids_rooted_in(directory) if processes.alive(pid)]
-        assert mounts_under(directory) == [] and lab_cgroups(f"{name}-lab") == []
-        assert not directory.exists() and not inventory.exists()
-        assert ip("link", "show", f"{network_prefix(name)}br", check=False).returncode != 0
-        assert host.netns not in ip("netns", "list").stdout.split()
+        assert_nothing_left(name, inventory)
         assert lab_down(name) is False  # idempotent
     finally:
         lab_down(name, quiet=True)
+
+
+def test_failed_up_removes_what_it_created(bring_up, tmp_path: Path) -> None:
+    name = f"f{os.getpid()}"
+    inventory = tmp_path / "inventory"
+    with socket.socket() as taken:  # a real fault: the database's port is taken on every address
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        try:
+            with pytest.raises(LabError, match="VictoriaMetrics .* exited"):
+                bring_up(name, 2, inventory, db_port=taken.getsockname()[1])
+            assert_nothing_left(name, inventory)
+        finally:
+            lab_down(name, quiet=True)
