@@ -90,7 +90,7 @@ class LoadedInventory:
 
     def globals(self, keys: Iterable[str] = GLOBAL_KEYS) -> Vars:
         """The `all` group's variables (inventory `all: vars:` and group_vars/all), templated."""
-        return self._resolve("inventory", self._all_vars, self._all_vars, keys)
+        return self._resolve("inventory", self._all_vars, keys)
 
     @functools.cached_property
     def _all_vars(self) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class LoadedInventory:
             host = self._inventory.get_host(name)
             raw = self._variables.get_vars(host=host)
             self._check_global_keys(name, raw)
-            self._host_cache[name] = self._resolve(f"host {name}", raw, raw, keys)
+            self._host_cache[name] = self._resolve(f"host {name}", raw, keys)
         return self._host_cache[name]
 
     def _check_global_keys(self, name: str, raw: dict[str, Any]) -> None:
@@ -125,10 +125,9 @@ class LoadedInventory:
                     )
                 )
 
-    def _resolve(
-        self, scope: str, raw: dict[str, Any], variables: dict[str, Any], keys: Iterable[str]
-    ) -> Vars:
-        templar = Templar(loader=self._loader, variables=variables)
+    def _resolve(self, scope: str, raw: dict[str, Any], keys: Iterable[str]) -> Vars:
+        """Template `keys` of `raw` with `raw` as the variables, recording where each value came from."""
+        templar = Templar(loader=self._loader, variables=raw)
         result = Vars(scope, {})
         with _vault_context(self._vault_secrets):
             for key in keys:
