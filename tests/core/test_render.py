@@ -174,3 +174,16 @@ def test_render_refuses_to_replace_a_directory_that_is_not_a_render(inventory, t
     assert main(["render", "-i", str(inv.root), "-o", str(precious)]) == 1
     assert "refusing" in capsys.readouterr().err
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_example_inventory_validates_plans_and_renders_with_its_committed_lock(tmp_path, capsys):
+    example = Path(__file__).parents[2] / "inventories" / "example"
+    inventory = tmp_path / "example"
+    shutil.copytree(example, inventory)
+    assert main(["plan", "-i", str(inventory)]) == 0
+    assert "edges in 3 mesh group(s)" in capsys.readouterr().out
+    assert main(["render", "-i", str(inventory), "-o", str(tmp_path / "out")]) == 0
+    # The committed lock is what a render of the example writes (regenerate it with a render if not).
+    assert (inventory / LOCK_NAME).read_text() == (example / LOCK_NAME).read_text()
+    assert (tmp_path / "out/bastion-1/etc/syntraf").is_dir()
+    assert not list((tmp_path / "out").rglob("maintenance.json"))
