@@ -12,7 +12,7 @@ from syntraf_ctl.lockfile import lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.plan import Plan, format_bps
-from syntraf_ctl.ports import assign_ports
+from syntraf_ctl.ports import assign_ports, count_kept
 from syntraf_ctl.problems import Problem, ValidationError, display_path
 
 
@@ -38,7 +38,7 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     problems += lock_problems + assign_ports(edges, model.hosts, locked)
     if problems:
         raise ValidationError(problems)
-    plan = Plan(model, edges, path)
+    plan = Plan(model, edges, path, count_kept(edges, locked))
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
 

@@ -32,6 +32,8 @@ class Plan:
     model: Model
     edges: list[Edge]
     lock_path: str
+    ports_from_lock: int = 0  # edges whose port the lock file already held (text output only: render's
+    # plan.json must not change between a first render and the next)
     warnings: list[str] = field(default_factory=list)
 
     def host_totals(self) -> dict[str, HostTotals]:
@@ -132,6 +134,10 @@ class Plan:
         lines.append(
             f"{totals['edges']} edges in {totals['groups']} mesh group(s) over {totals['hosts']} hosts: "
             f"{format_bps(totals['payload_bps'])} payload, {format_bps(totals['wire_bps'])} on the wire"
+        )
+        lines.append(
+            f"ports: {self.ports_from_lock} kept from the lock file, "
+            f"{len(self.edges) - self.ports_from_lock} newly assigned (render and apply record them)"
         )
         lines.append("")
         lines.append("mesh groups:")

@@ -56,6 +56,11 @@ def assign_ports(edges: list[Edge], hosts: dict[str, Host], locked: Locked) -> l
     return problems
 
 
+def count_kept(edges: list[Edge], locked: Locked) -> int:
+    """How many edges have the port the lock file gave them (the others are new or moved)."""
+    return sum(1 for edge in edges if locked.get(edge.listener, {}).get(lock_key(edge)) == edge.port)
+
+
 def locked_ports(edges: list[Edge]) -> Locked:
     """The lock content for assigned edges: listener -> {lock key: port}."""
     result: Locked = defaultdict(dict)

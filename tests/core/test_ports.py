@@ -72,6 +72,7 @@ def test_edges_keep_their_ports_when_hosts_are_added_and_removed(inventory):
     grown = inv.compile()
     for key, port in ports(before).items():
         assert ports(grown)[key] == port
+    assert grown.ports_from_lock == 6 and "6 kept from the lock file, 6 newly assigned" in grown.to_text()
     # The new edges on b take b's lowest free ports.
     assert ports(grown)[("voip", "b", "a")] == 15002
     assert ports(inv.compile(lock=False))[("voip", "b", "a")] == 15000

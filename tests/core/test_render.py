@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,24 @@ def test_example_inventory_validates_plans_and_renders_with_its_committed_lock(t
     assert (inventory / LOCK_NAME).read_text() == (example / LOCK_NAME).read_text()
     assert (tmp_path / "out/bastion-1/etc/syntraf").is_dir()
     assert not list((tmp_path / "out").rglob("maintenance.json"))
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
+def test_systemd_accepts_the_rendered_units(golden_render, tmp_path):
+    _, out = golden_render
+    units = tmp_path / "units"
+    units.mkdir()
+    for name in ("syntraf.target", "syntraf-probe@.service"):
+        shutil.copy(out / "mtl-1/etc/systemd/system" / name, units / name)
+    shutil.copy(units / "syntraf-probe@.service", units / "syntraf-probe@voip.service")
+    result = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            str(units / "syntraf-probe@voip.service"),
+            str(units / "syntraf.target"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
