@@ -39,6 +39,7 @@ class Vars:
     scope: str  # "host mtl-1" or "inventory"
     values: dict[str, Any]
     origins: dict[str, str] = field(default_factory=dict)  # "syntraf_exclude.voip" -> "host_vars/a.yml:3"
+    failed: set[str] = field(default_factory=set)  # keys set but not templated (a problem says why)
 
     def origin(self, path: str) -> str:
         """The best known source of `path` (e.g. `syntraf_influxdb[0].url`), falling back to its parents."""
@@ -137,6 +138,7 @@ class LoadedInventory:
                 try:
                     result.values[key] = plain(templar.template(raw[key]))
                 except AnsibleError as error:
+                    result.failed.add(key)
                     self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
         return result
 

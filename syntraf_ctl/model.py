@@ -192,6 +192,8 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
 def _mesh_group_specs(scope: Vars, check: _Collector) -> dict[str, dict[str, Any]]:
     """syntraf_mesh_groups entries that are well-formed mappings with a valid name and known keys."""
     specs = scope.values.get("syntraf_mesh_groups")
+    if "syntraf_mesh_groups" in scope.failed:
+        return {}
     if not isinstance(specs, dict) or not specs:
         check.add("syntraf_mesh_groups", "define at least one mesh group (a mapping: group name -> settings)")
         return {}

@@ -273,3 +273,10 @@ def test_script_inventory_plugin(inventory):
     script.chmod(0o755)
     plan = inv.compile(lock=False)
     assert sorted(plan.model.hosts) == ["a", "b"] and len(plan.edges) == 2
+
+
+def test_mesh_groups_that_cannot_be_templated_are_one_problem(inventory):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {dscp: '{{ undefined_dscp }}'}\n")
+    problems = inv.hosts(mesh_hosts("voip", "a", "b")).problems()
+    assert len(problems) == 1
+    has(problems, "group_vars/all.yml", "inventory: syntraf_mesh_groups", "undefined_dscp")
