@@ -209,3 +209,15 @@ def test_systemd_accepts_the_rendered_units(golden_render, tmp_path):
         text=True,
     )
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_the_probe_accepts_every_rendered_config(golden_render):
+    """The contract both ways: the probe's own parser reads what render writes."""
+    from syntraf_probe.config import load_config
+
+    _, out = golden_render
+    paths = sorted(out.glob("*/etc/syntraf/*.json"))
+    assert len(paths) == 5
+    for path in paths:
+        config = json.loads(path.read_text())
+        assert len(load_config(str(path)).edges) == len(config["edges"])
