@@ -11,7 +11,6 @@ import contextlib
 import functools
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from ansible import constants as ansible_constants
@@ -27,28 +26,10 @@ from ansible.vars.manager import VariableManager
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from syntraf_ctl.problems import Problem, display_path
+from syntraf_ctl.variables import Vars
 
 # Variables that only make sense once for the whole inventory (`all` vars or group_vars/all).
 GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")
-
-
-@dataclass
-class Vars:
-    """Templated variables of one scope (a host, or the `all` group) and where each value came from."""
-
-    scope: str  # "host mtl-1" or "inventory"
-    values: dict[str, Any]
-    origins: dict[str, str] = field(default_factory=dict)  # "syntraf_exclude.voip" -> "host_vars/a.yml:3"
-    failed: set[str] = field(default_factory=set)  # keys set but not templated (a problem says why)
-
-    def origin(self, path: str) -> str:
-        """The best known source of `path` (e.g. `syntraf_influxdb[0].url`), falling back to its parents."""
-        while path:
-            if path in self.origins:
-                return self.origins[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return ""
 
 
 class LoadedInventory:

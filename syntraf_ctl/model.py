@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syntraf_ctl import units
-from syntraf_ctl.inventory import Vars
 from syntraf_ctl.problems import Problem
+from syntraf_ctl.variables import Vars
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
 UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # host uids: InfluxDB tags and file names

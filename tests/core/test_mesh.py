@@ -219,3 +219,15 @@ def test_large_groups_are_warned_about(inventory):
     inv = inventory("syntraf_mesh_groups:\n  big: {bandwidth: 200m, packet_size: 1400}\n")
     plan = inv.hosts(mesh_hosts("big", "a", "b", "c")).compile(lock=False)
     assert any(w.startswith("mesh group big: the whole mesh sends 1.2 Gbit/s") for w in plan.warnings)
+
+
+def test_the_core_is_pure_python_without_ansible():
+    """DESIGN: model, validation, mesh and port planning import no Ansible (fast, unit-testable)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, syntraf_ctl.model, syntraf_ctl.mesh, syntraf_ctl.ports, syntraf_ctl.plan, syntraf_ctl.units;"
+        "sys.exit('ansible' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
