@@ -70,7 +70,8 @@ class PlaybookRun:
 
     @property
     def succeeded(self) -> bool:
-        return self.rc == 0 and all(tally.healthy for tally in self.hosts.values())
+        """Ansible succeeded, on at least one host, and on every host."""
+        return self.rc == 0 and bool(self.hosts) and all(tally.healthy for tally in self.hosts.values())
 
     @property
     def changed(self) -> int:
@@ -108,7 +109,12 @@ def ansible_environment() -> dict[str, str]:
     """The environment of ansible-playbook: our ansible.cfg, and Paramiko if there is no ssh client."""
     # ansible-playbook of the environment syntraf-ctl runs in, whose bin/ may not be on PATH.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
-    env = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), "ANSIBLE_NOCOLOR": "1", "PATH": path}
+    env = {
+        "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1",  # a broken inventory is an error, not an empty one
+        "PATH": path,
+    }
     if shutil.which("ssh") is None:
         env["ANSIBLE_TRANSPORT"] = "paramiko"
     return env
@@ -216,6 +222,8 @@ def print_summary(run: PlaybookRun, stream: TextIO = sys.stdout) -> None:
         )
     for failure in run.failures:
         print(f"  error: {failure}", file=stream)
+    if run.rc == 0 and not run.hosts:
+        print("  error: no host matched (check the inventory and --limit)", file=stream)
     if run.rc != 0 and not run.failures:
         print(f"  error: ansible-playbook ended with status {run.rc} ({run.status}):", file=stream)
         print(run.output_tail, file=stream)
@@ -295,7 +303,7 @@ class TerminalProgress:
         self.clock = clock
         self.hosts: dict[str, list[Any]] = {}  # host -> [ok, changed, failed, current task]
         self.drawn = 0
-        self.last_draw = 0.0
+        self.last_draw = float("-inf")
 
     def event(self, event: dict[str, Any]) -> None:
         name = event.get("event", "")

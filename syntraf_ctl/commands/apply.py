@@ -13,9 +13,8 @@ import tempfile
 
 from syntraf_ctl.artifact import ArtifactError, build
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
-from syntraf_ctl.lockfile import write_lock
 from syntraf_ctl.problems import ValidationError, report
-from syntraf_ctl.render import render_plan, write_tree
+from syntraf_ctl.render import render_plan, render_to, write_tree
 from syntraf_ctl.runner import add_run_arguments, options_from_args, print_summary, progress_for, run_playbook
 
 
@@ -42,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="syntraf-apply-") as work:
         render_dir = os.path.join(work, "rendered")
-        write_tree(render_plan(plan), render_dir)
-        if not args.check:
-            write_lock(plan.lock_path, plan.locked_ports())
+        if args.check:  # ports are deterministic: the lock file is only written when applying for real
+            write_tree(render_plan(plan), render_dir)
+        else:
+            render_to(plan, render_dir)
         options = options_from_args(
             args,
             {

@@ -1,0 +1,65 @@
+"""The probe zipapp: reproducible, self-contained, runnable by the system's python3 without the venv."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from syntraf_ctl.artifact import SHEBANG, build, lowest_python, required_distributions
+
+
+def test_two_builds_are_byte_identical_and_cached_by_content(tmp_path: Path) -> None:
+    first = build(tmp_path / "a")
+    second = build(tmp_path / "b")
+    assert Path(first.path).read_bytes() == Path(second.path).read_bytes()
+    assert first.digest == second.digest and first.digest[:16] in Path(first.path).name
+    mtime = Path(first.path).stat().st_mtime_ns
+    assert build(tmp_path / "a").path == first.path
+    assert Path(first.path).stat().st_mtime_ns == mtime  # reused, not rewritten
+
+
+def test_holds_the_probe_and_its_pure_python_dependencies_only(tmp_path: Path) -> None:
+    artifact = build(tmp_path)
+    assert Path(artifact.path).read_bytes().startswith(SHEBANG)
+    names = zipfile.ZipFile(artifact.path).namelist()
+    assert "__main__.py" in names
+    for package in ("syntraf_probe/", "influxdb_client/", "urllib3/", "reactivex/", "certifi/", "dateutil/"):
+        assert any(name.startswith(package) for name in names), package
+    assert not [name for name in names if name.endswith((".pyc", ".so")) or "__pycache__" in name]
+    assert not [
+        name for name in names if name.split("/")[0] in ("ansible", "syntraf_ctl", "pytest", "jinja2")
+    ]
+
+
+def test_requires_python_is_the_strictest_bundled_lower_bound() -> None:
+    dists = required_distributions()
+    assert {dist.metadata["Name"].lower() for dist in dists} >= {
+        "syntraf-probe",
+        "influxdb-client",
+        "urllib3",
+    }
+    version = lowest_python(dists)
+    for dist in dists:
+        spec = dist.metadata.get("Requires-Python") or ""
+        if spec.startswith(">="):
+            floor = tuple(int(part) for part in spec[2:].split(".")[:2])
+            assert tuple(int(part) for part in version.split(".")) >= floor, (dist.metadata["Name"], spec)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # what hosts run the zipapp with
+
+
+@pytest.mark.skipif(not Path(SYSTEM_PYTHON).exists(), reason=f"no {SYSTEM_PYTHON}")
+def test_system_python_imports_the_probe_from_the_zipapp_alone(tmp_path: Path) -> None:
+    artifact = build(tmp_path)
+    # -S: no site-packages at all, so everything must come from the zipapp.
+    code = f"import sys; sys.path.insert(0, {artifact.path!r}); import syntraf_probe.cli, influxdb_client; "
+    code += "print(influxdb_client.__file__)"
+    done = subprocess.run(
+        ["/usr/bin/env", "-i", SYSTEM_PYTHON, "-I", "-S", "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(artifact.path)
