@@ -1,0 +1,231 @@
+"""The probe of one mesh group: its edges' runners, the clock, the flushes, reload and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+from .config import Config, ConfigError, Edge, load_config
+from .iperf3 import Version, detect_version
+from .lineproto import health_line, sample_line
+from .meter import ReceiverMeter, Sample
+from .supervisor import EdgeRunner
+from .writer import Sink
+
+log = logging.getLogger("syntraf_probe")
+
+TICK_SECONDS = 0.1
+SHUTDOWN_WRITE_SECONDS = 5.0
+
+
+def flush_interval(config: Config) -> float:
+    """Flush as often as the fastest edge measures, between 1 and 10 s."""
+    return min(10.0, max(1.0, min((edge.interval for edge in config.edges), default=10.0)))
+
+
+def edge_settings(config: Config, edge: Edge) -> tuple:
+    """Everything that changes the edge's iperf3 command or its tags: a change restarts the edge."""
+    return (edge, config.host, config.address, config.iperf3, config.auth)
+
+
+def make_sinks(config: Config) -> dict[str, Sink]:
+    return {db.name: Sink(db, config.spool.directory, config.spool.max_bytes) for db in config.databases}
+
+
+class Probe:
+    def __init__(self, config: Config, version: Version, sinks: dict[str, Sink]) -> None:
+        self.config, self.version, self.sinks = config, version, sinks
+        self.runners: dict[str, EdgeRunner] = {}
+        self.pending: list[str] = []
+        self.finished_restarts = 0  # restarts of runners that were replaced or removed
+        self.stopping = asyncio.Event()
+        self.reload_requested = False
+
+    def emit(self, edge: Edge, samples: list[Sample]) -> None:
+        self.pending.extend(sample_line(edge, sample) for sample in samples)
+
+    def _start_runner(self, edge: Edge, meter: Optional[ReceiverMeter] = None) -> None:
+        runner = EdgeRunner(self.config, edge, self.version, self.emit, meter)
+        self.runners[edge.name] = runner
+        runner.start()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        log.info(
+            "group %s on %s: %d edges, iperf3 %d.%d, revision %s",
+            self.config.group,
+            self.config.host,
+            len(self.config.edges),
+            *self.version,
+            self.config.revision,
+        )
+        for edge in self.config.edges:
+            self._start_runner(edge)
+        next_flush = time.monotonic() + flush_interval(self.config)
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
+            now = time.time()
+            for runner in self.runners.values():
+                runner.tick(now)
+            for sink in self.sinks.values():
+                sink.poll()
+            if self.reload_requested:
+                self.reload_requested = False
+                await self.reload()
+            if time.monotonic() >= next_flush:
+                next_flush += flush_interval(self.config)
+                if next_flush < time.monotonic():  # the loop was held up: do not flush in a burst
+                    next_flush = time.monotonic() + flush_interval(self.config)
+                self.flush()
+        await self.shutdown()
+        return 0
+
+    def _request_reload(self) -> None:
+        self.reload_requested = True
+
+    def flush(self) -> None:
+        lines, self.pending = self.pending, []
+        lines.append(health_line(self.config, self.health(), time.time()))
+        for sink in self.sinks.values():
+            sink.submit(lines)
+        self.write_state()
+
+    def health(self) -> dict:
+        states = [runner.state for runner in self.runners.values()]
+        return {
+            "edges_configured": len(self.runners),
+            "edges_measuring": sum(state in ("measuring", "sending") for state in states),
+            "edges_outage": states.count("outage"),
+            "edges_config_error": states.count("config_error"),
+            "iperf3_restarts": self.finished_restarts + sum(r.restarts for r in self.runners.values()),
+            "spool_points": sum(sink.spool.points for sink in self.sinks.values()),
+            "spool_bytes": sum(sink.spool.bytes for sink in self.sinks.values()),
+            "dropped_points": sum(sink.dropped_points for sink in self.sinks.values()),
+            "write_errors": sum(sink.write_errors for sink in self.sinks.values()),
+        }
+
+    def write_state(self) -> None:
+        health = self.health()
+        state = {
+            "host": self.config.host,
+            "group": self.config.group,
+            "revision": self.config.revision,
+            "updated": round(time.time(), 3),
+            "pid": os.getpid(),
+            "iperf3_version": ".".join(map(str, self.version)),
+            "edges": [self._edge_state(runner) for runner in self.runners.values()],
+            "health": {
+                "restarts": health["iperf3_restarts"],
+                "spool_points": health["spool_points"],
+                "dropped_points": health["dropped_points"],
+                "write_errors": health["write_errors"],
+            },
+        }
+        path = Path(self.config.state_path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_text(json.dumps(state), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("state file %s: cannot write: %s", path, error)
+
+    def _edge_state(self, runner: EdgeRunner) -> dict:
+        entry = {
+            "src": runner.edge.src,
+            "dst": runner.edge.dst,
+            "role": "receiver" if runner.receiving else "sender",
+            "state": runner.state,
+        }
+        if runner.meter is not None and runner.meter.last_sample is not None:
+            entry["last_sample"] = runner.meter.last_sample.as_dict()
+        if runner.last_error:
+            entry["last_error"] = runner.last_error
+        return entry
+
+    async def reload(self) -> None:
+        """Re-read the config; restart only the edges whose settings changed."""
+        try:
+            new = load_config(self.config.path)
+            version = (
+                detect_version(new.iperf3.binary) if new.iperf3.binary != self.config.iperf3.binary else None
+            )
+            sinks = None
+            if (new.databases, new.spool) != (self.config.databases, self.config.spool):
+                sinks = make_sinks(new)
+        except ConfigError as error:
+            log.error("reload refused, still running revision %s: %s", self.config.revision, error)
+            return
+        old_config, self.config = self.config, new
+        self.version = version or self.version
+        if sinks is not None:
+            self.flush()  # what was measured so far goes to the databases of the old config
+            for sink in self.sinks.values():
+                await sink.drain(SHUTDOWN_WRITE_SECONDS)
+                sink.close()
+            self.sinks = sinks
+        wanted = {edge.name: edge for edge in new.edges}
+        changed = [
+            name
+            for name, runner in self.runners.items()
+            if name not in wanted
+            or version is not None
+            or edge_settings(old_config, runner.edge) != edge_settings(new, wanted[name])
+        ]
+        meters = {}
+        for name in changed:
+            runner = self.runners.pop(name)
+            self.finished_restarts += runner.restarts
+            await runner.stop()
+            meters[name] = runner.meter
+        for name, edge in wanted.items():
+            if name not in self.runners:
+                meter = meters.get(name)
+                if meter is not None and edge.dst == new.host:
+                    # keep the edge's timeline, so the restart does not leave or overlap a slot
+                    meter = _continued_meter(meter, edge)
+                self._start_runner(edge, meter)
+        for runner in self.runners.values():
+            runner.config = new  # unchanged edges: same settings, the new revision for their state
+        old_names = {edge.name for edge in old_config.edges}
+        log.info(
+            "reloaded revision %s (was %s): %d edges restarted, %d removed, %d added, %d unchanged",
+            new.revision,
+            old_config.revision,
+            len(set(changed) & set(wanted)),
+            len(old_names - set(wanted)),
+            len(set(wanted) - old_names),
+            len(set(wanted) & old_names) - len(set(changed) & set(wanted)),
+        )
+
+    async def shutdown(self) -> None:
+        log.info("stopping: %d iperf3 children", len(self.runners))
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+        self.flush()
+        await asyncio.gather(*(sink.drain(SHUTDOWN_WRITE_SECONDS) for sink in self.sinks.values()))
+        for sink in self.sinks.values():
+            sink.close()
+        log.info("stopped")
+
+
+def _continued_meter(old: ReceiverMeter, edge: Edge) -> ReceiverMeter:
+    meter = ReceiverMeter(edge.interval, edge.packets_per_second, old.created)
+    meter.last_time, meter.last_sample = old.last_time, old.last_sample
+    return meter
+
+
+def run_probe(config: Config) -> int:
+    version = detect_version(config.iperf3.binary)
+    sinks = make_sinks(config)
+    return asyncio.run(Probe(config, version, sinks).run())

@@ -1,0 +1,253 @@
+"""Load and validate the rendered probe config (schema 1, see docs/probe-config.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA = 1
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """The config file is unusable; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    group: str
+    src: str
+    dst: str
+    listener: str
+    initiator: str
+    mode: str  # "forward" | "reverse"
+    port: int
+    connect_address: str
+    src_address: str
+    dst_address: str
+    bandwidth_bps: int
+    packet_size: int
+    packets_per_second: float
+    dscp: int
+    interval: float
+    pkcs1_padding: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}->{self.dst}"
+
+
+@dataclass(frozen=True)
+class Auth:
+    time_skew_threshold: int
+    private_key_path: str
+    authorized_users_path: str
+    username: str
+    password_path: str
+    public_keys_dir: str
+
+
+@dataclass(frozen=True)
+class Iperf3Settings:
+    binary: str
+    test_duration: int
+    connect_timeout_ms: int
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    url: str
+    org: str
+    bucket: str
+    token_path: str
+    ca_path: Optional[str]
+    verify_tls: bool
+
+
+@dataclass(frozen=True)
+class Spool:
+    directory: str
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    revision: str
+    host: str
+    group: str
+    address: str
+    iperf3: Iperf3Settings
+    auth: Optional[Auth]
+    edges: tuple[Edge, ...]
+    databases: tuple[Database, ...]
+    spool: Spool
+    state_path: str
+    log_level: str
+
+
+class _Reader:
+    """Typed access to one JSON object, with errors that name the file and the key path."""
+
+    def __init__(self, path: str, data: Any, where: str) -> None:
+        self.path, self.data, self.where = path, data, where
+        if not isinstance(data, dict):
+            self.fail(where, "expected an object")
+
+    def fail(self, key: str, problem: str) -> None:
+        raise ConfigError(f"config {self.path}: key {key}: {problem}")
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def get(self, name: str, kinds: tuple, nullable: bool = False) -> Any:
+        if name not in self.data:
+            self.fail(self.key(name), "missing")
+        value = self.data[name]
+        if value is None and nullable:
+            return None
+        # bool is an int subclass: never accept it where a number is wanted
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            self.fail(self.key(name), f"expected {names}, got {json.dumps(value)}")
+        return value
+
+    def text(self, name: str, nullable: bool = False) -> Any:
+        value = self.get(name, (str,), nullable)
+        if value == "":
+            self.fail(self.key(name), "must not be empty")
+        return value
+
+    def number(self, name: str, low: float, high: float, integer: bool = True) -> Any:
+        value = self.get(name, (int,) if integer else (int, float))
+        if not low <= value <= high:
+            self.fail(self.key(name), f"{value} is outside {low}..{high}")
+        return value
+
+    def child(self, name: str, index: Optional[int] = None) -> _Reader:
+        value = self.data[name] if index is None else self.data[name][index]
+        key = self.key(name) if index is None else f"{self.key(name)}[{index}]"
+        return _Reader(self.path, value, key)
+
+
+def parse_config(text: str, path: str) -> Config:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"config {path}: malformed JSON: {error}") from None
+    top = _Reader(path, data, "")
+    schema = top.get("schema", (int,))
+    if schema != SCHEMA:
+        top.fail("schema", f"unknown schema version {schema}; this probe understands schema {SCHEMA}")
+    host = top.text("host")
+    log_level = top.text("log_level")
+    if log_level not in LOG_LEVELS:
+        top.fail("log_level", f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    top.get("edges", (list,))
+    edges = tuple(_edge(top.child("edges", i)) for i in range(len(data["edges"])))
+    seen = set()
+    for i, edge in enumerate(edges):
+        if host not in (edge.src, edge.dst):
+            top.fail(f"edges[{i}]", f"host {host} is neither src nor dst of edge {edge.name}")
+        if edge.name in seen:
+            top.fail(f"edges[{i}]", f"edge {edge.name} appears twice")
+        seen.add(edge.name)
+    top.get("databases", (list,))
+    databases = tuple(_database(top.child("databases", i)) for i in range(len(data["databases"])))
+    if len({db.name for db in databases}) != len(databases):
+        top.fail("databases", "database names must be unique (they name the spool directories)")
+    top.get("auth", (dict,), nullable=True)
+    top.get("iperf3", (dict,))
+    top.get("spool", (dict,))
+    return Config(
+        path=path,
+        revision=top.text("revision"),
+        host=host,
+        group=top.text("group"),
+        address=top.text("address"),
+        iperf3=_iperf3(top.child("iperf3")),
+        auth=None if data["auth"] is None else _auth(top.child("auth")),
+        edges=edges,
+        databases=databases,
+        spool=_spool(top.child("spool")),
+        state_path=top.text("state_path"),
+        log_level=log_level,
+    )
+
+
+def load_config(path: str) -> Config:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config {path}: cannot read: {error}") from None
+    return parse_config(text, path)
+
+
+def _edge(r: _Reader) -> Edge:
+    mode = r.text("mode")
+    if mode not in ("forward", "reverse"):
+        r.fail(r.key("mode"), f"{mode!r} is neither forward nor reverse")
+    edge = Edge(
+        group=r.text("group"),
+        src=r.text("src"),
+        dst=r.text("dst"),
+        listener=r.text("listener"),
+        initiator=r.text("initiator"),
+        mode=mode,
+        port=r.number("port", 1, 65535),
+        connect_address=r.text("connect_address"),
+        src_address=r.text("src_address"),
+        dst_address=r.text("dst_address"),
+        bandwidth_bps=r.number("bandwidth_bps", 1, 10**11),
+        packet_size=r.number("packet_size", 16, 65507),
+        packets_per_second=r.number("packets_per_second", 0.001, 10**7, integer=False),
+        dscp=r.number("dscp", 0, 63),
+        interval=r.number("interval", 0.1, 60, integer=False),
+        pkcs1_padding=r.get("pkcs1_padding", (bool,)),
+    )
+    if {edge.listener, edge.initiator} != {edge.src, edge.dst}:
+        r.fail(r.where, "listener and initiator must be the edge's src and dst")
+    if (edge.initiator == edge.dst) != (mode == "reverse"):
+        r.fail(r.where, "the initiator is the receiver exactly in reverse mode")
+    return edge
+
+
+def _iperf3(r: _Reader) -> Iperf3Settings:
+    return Iperf3Settings(
+        binary=r.text("binary"),
+        test_duration=r.number("test_duration", 1, 86400),
+        connect_timeout_ms=r.number("connect_timeout_ms", 100, 600000),
+    )
+
+
+def _auth(r: _Reader) -> Auth:
+    return Auth(
+        time_skew_threshold=r.number("time_skew_threshold", 1, 86400),
+        private_key_path=r.text("private_key_path"),
+        authorized_users_path=r.text("authorized_users_path"),
+        username=r.text("username"),
+        password_path=r.text("password_path"),
+        public_keys_dir=r.text("public_keys_dir"),
+    )
+
+
+def _database(r: _Reader) -> Database:
+    url = r.text("url")
+    if not url.startswith(("http://", "https://")):
+        r.fail(r.key("url"), f"{url!r} is not an http(s) URL")
+    return Database(
+        name=r.text("name"),
+        url=url,
+        org=r.text("org"),
+        bucket=r.text("bucket"),
+        token_path=r.text("token_path"),
+        ca_path=r.text("ca_path", nullable=True),
+        verify_tls=r.get("verify_tls", (bool,)),
+    )
+
+
+def _spool(r: _Reader) -> Spool:
+    return Spool(directory=r.text("directory"), max_bytes=r.number("max_bytes", 4096, 2**40))

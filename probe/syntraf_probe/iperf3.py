@@ -1,0 +1,121 @@
+"""The installed iperf3: its version, and the command line for each side of an edge (see iperf3.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .config import Config, ConfigError, Edge
+
+Version = tuple  # (major, minor)
+
+JSON_STREAM_SINCE = (3, 17)  # --json-stream; older versions need text output with --forceflush
+SERVER_TOS_FIXED = (3, 13)  # before this a dual-stack listener does not mark DSCP on what it sends (-B)
+PKCS1_SINCE = (3, 17)  # --use-pkcs1-padding exists
+PKCS1_CLIENT_UNTIL = (3, 20)  # from 3.20 it is a server-only option
+SND_TIMEOUT_SINCE = (3, 12)
+MIN_RCV_TIMEOUT_MS = 1000
+MAX_PACING_TIMER_US = 20000
+
+
+def detect_version(binary: str) -> Version:
+    """Run `iperf3 --version`; raise ConfigError when it is missing or unrecognisable."""
+    try:
+        result = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ConfigError(f"iperf3.binary {binary}: cannot run it: {error}") from None
+    return parse_version(result.stdout + result.stderr, binary)
+
+
+def parse_version(output: str, binary: str = "iperf3") -> Version:
+    match = re.search(r"iperf (\d+)\.(\d+)", output)
+    if not match:
+        raise ConfigError(f"iperf3.binary {binary}: no version in `--version` output {output[:80]!r}")
+    return (int(match.group(1)), int(match.group(2)))
+
+
+def uses_json_stream(version: Version) -> bool:
+    return version >= JSON_STREAM_SINCE
+
+
+def is_listener(config: Config, edge: Edge) -> bool:
+    return edge.listener == config.host
+
+
+def rcv_timeout_ms(edge: Edge) -> int:
+    """About two intervals: an outage ends the receiving test quickly, so it can be restarted."""
+    return max(MIN_RCV_TIMEOUT_MS, round(2 * edge.interval * 1000))
+
+
+def pacing_timer_us(edge: Edge) -> int:
+    """One pacing wake-up per packet (the 1 ms default costs ~3 % of a core per sender on 3.12).
+
+    Capped so that bursts stay small against the interval, floored at iperf3's default.
+    """
+    per_packet = 1_000_000 / edge.packets_per_second
+    return int(max(1000, min(per_packet, MAX_PACING_TIMER_US, edge.interval * 1_000_000 / 20)))
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: list[str]
+    env: dict[str, str]
+
+
+def _output_flags(version: Version) -> list[str]:
+    return ["--json-stream"] if uses_json_stream(version) else ["--forceflush"]
+
+
+def build_command(config: Config, edge: Edge, version: Version, base_env: Optional[dict] = None) -> Command:
+    """The iperf3 command this host runs for `edge`; the password travels only in the child's env."""
+    env = dict(os.environ if base_env is None else base_env)
+    env.pop("IPERF3_PASSWORD", None)
+    binary = config.iperf3.binary
+    auth = config.auth
+    if is_listener(config, edge):
+        argv = [binary, "-s", "-p", str(edge.port), "-i", _num(edge.interval)]
+        argv += ["--rcv-timeout", str(rcv_timeout_ms(edge))]
+        if version < SERVER_TOS_FIXED:
+            argv += ["-B", config.address]
+        if auth is not None:
+            argv += ["--rsa-private-key-path", auth.private_key_path]
+            argv += ["--authorized-users-path", auth.authorized_users_path]
+            argv += ["--time-skew-threshold", str(auth.time_skew_threshold)]
+        if edge.pkcs1_padding and version >= PKCS1_SINCE:
+            argv.append("--use-pkcs1-padding")
+        return Command(argv + _output_flags(version), env)
+
+    argv = [binary, "-c", edge.connect_address, "-p", str(edge.port), "-u"]
+    argv += ["-b", str(edge.bandwidth_bps), "-l", str(edge.packet_size)]
+    argv += ["-t", str(config.iperf3.test_duration), "-i", _num(edge.interval), "--dscp", str(edge.dscp)]
+    argv += ["--pacing-timer", str(pacing_timer_us(edge))]
+    argv += ["--connect-timeout", str(config.iperf3.connect_timeout_ms), "--udp-counters-64bit"]
+    if edge.mode == "reverse":
+        argv += ["-R", "--rcv-timeout", str(rcv_timeout_ms(edge))]
+    elif version >= SND_TIMEOUT_SINCE:
+        # without it a sender whose peer vanished waits ~15 min for the results at the end of a test
+        argv += ["--snd-timeout", str(max(3000, config.iperf3.connect_timeout_ms))]
+    if auth is not None:
+        argv += ["--username", auth.username]
+        argv += ["--rsa-public-key-path", str(Path(auth.public_keys_dir) / f"{edge.listener}.pem")]
+        env["IPERF3_PASSWORD"] = read_password(auth.password_path)
+    if edge.pkcs1_padding and PKCS1_SINCE <= version < PKCS1_CLIENT_UNTIL:
+        argv.append("--use-pkcs1-padding")
+    return Command(argv + _output_flags(version), env)
+
+
+def read_password(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"auth.password_path {path}: cannot read: {error.strerror}") from None
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,111 @@
+"""Turn iperf3 output lines (3.12 text with --forceflush, or 3.17+ --json-stream) into events.
+
+Only what the probe needs: a test started, a receiver interval, a test ended, an error message.
+Sender interval lines and the end-of-test summary lines are not measurements and are dropped here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class TestStarted:
+    """A test's data connection is up (text: `connected to`, json: the start event)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One receiver interval; start/end are seconds since the test started."""
+
+    start: float
+    end: float
+    bytes: float
+    bits_per_second: float
+    jitter_ms: float
+    packets: int  # iperf3's Total: how far the sequence numbers advanced
+    lost: int  # sequence gaps; can be -1 when a late packet arrives
+
+
+@dataclass(frozen=True)
+class TestEnded:
+    """The test is over (summary, end event, or a listener waiting for its next client)."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+
+
+Event = Union[TestStarted, Interval, TestEnded, Failed]
+
+# From iperf3.md §2, checked there against 272 captured 3.12/3.18 receiver lines.
+RECEIVER_LINE = re.compile(
+    r"\[\s*(?P<id>\d+|SUM)\](?:\[(?P<role>[TR]X-[CS])\])?\s+(?P<start>\d+\.\d+)-\s*(?P<end>\d+\.\d+)\s+sec\s+"
+    r"(?P<xfer>[\d.]+)\s+(?P<xunit>[KMGT]?Bytes)\s+(?P<rate>[\d.]+)\s+(?P<runit>[KMGT]?bits/sec)\s+"
+    r"(?P<jitter>[\d.]+)\s+ms\s+(?P<lost>-?\d+)/(?P<total>\d+)\s+\((?P<pct>[^)]*)%\)\s*"
+    r"(?P<omitted>\(omitted\))?\s*(?P<kind>sender|receiver)?\s*$"
+)
+UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+ERROR_PREFIXES = ("iperf3: error - ", "iperf3: interrupt - ", "iperf3: parameter error - ", "iperf3: ")
+
+
+def parse_text_line(line: str) -> Optional[Event]:
+    line = line.rstrip("\r\n")
+    match = RECEIVER_LINE.search(line)
+    if match:
+        if match.group("kind") or match.group("id") == "SUM" or match.group("omitted"):
+            return TestEnded() if match.group("kind") else None
+        return Interval(
+            start=float(match.group("start")),
+            end=float(match.group("end")),
+            bytes=float(match.group("xfer")) * BYTE_UNITS[match.group("xunit")[:-5]],
+            bits_per_second=float(match.group("rate")) * UNITS[match.group("runit")[:-8]],
+            jitter_ms=float(match.group("jitter")),
+            packets=int(match.group("total")),
+            lost=int(match.group("lost")),
+        )
+    if " connected to " in line and line.lstrip().startswith("["):
+        return TestStarted()
+    if line.startswith("Server listening on"):
+        return TestEnded()
+    stripped = line.strip()
+    for prefix in ERROR_PREFIXES:
+        if stripped.startswith(prefix):
+            return Failed(stripped[len(prefix) :])
+    return None
+
+
+def parse_json_line(line: str) -> Optional[Event]:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError:
+        text = line.strip()
+        return parse_text_line(text) if text.startswith("iperf3:") else None
+    if not isinstance(item, dict):
+        return None
+    event, data = item.get("event"), item.get("data")
+    if event == "start":
+        return TestStarted()
+    if event == "end":
+        return TestEnded()
+    if event == "error":
+        return Failed(str(data))
+    if event == "interval" and isinstance(data, dict):
+        total = data.get("sum") or {}
+        if total.get("sender") or "jitter_ms" not in total or total.get("omitted"):
+            return None
+        return Interval(
+            start=float(total["start"]),
+            end=float(total["end"]),
+            bytes=float(total["bytes"]),
+            bits_per_second=float(total["bits_per_second"]),
+            jitter_ms=float(total["jitter_ms"]),
+            packets=int(total["packets"]),
+            lost=int(total["lost_packets"]),
+        )
+    return None

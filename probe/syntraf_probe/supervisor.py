@@ -1,0 +1,193 @@
+"""One edge's iperf3 child: start it, read its output as it arrives, restart it with a backoff chosen by
+how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Callable, Optional
+
+from .config import Config, ConfigError, Edge
+from .iperf3 import Version, build_command, is_listener, uses_json_stream
+from .meter import ReceiverMeter, Sample
+from .parse import Failed, Interval, TestEnded, TestStarted, parse_json_line, parse_text_line
+
+log = logging.getLogger("syntraf_probe.edge")
+
+BUSY_DELAY = 1.0
+CONFIG_ERROR_DELAY = 60.0
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
+STOP_GRACE = 2.0
+CONFIG_ERROR_HINTS = ("authorization failed", "parameter error", "you must specify", "server only", "bad tos")
+
+
+def restart_delay(
+    returncode: int, message: Optional[str], measured: bool, failures: int
+) -> tuple[float, str]:
+    """How long to wait before starting the edge's iperf3 again, and the edge's state meanwhile."""
+    text = (message or "").lower()
+    if returncode == 0 and not message:
+        return 0.0, "starting"  # a bounded test completed: the next one starts back to back
+    if "busy" in text:
+        return BUSY_DELAY, "backoff"  # a stale test on the listener, usually gone within a second
+    if any(hint in text for hint in CONFIG_ERROR_HINTS):
+        return CONFIG_ERROR_DELAY, "config_error"
+    if measured:
+        return BACKOFF_FIRST, "backoff"
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2**failures), "backoff"  # refused, timed out, unreachable
+
+
+class EdgeRunner:
+    """Runs this host's side of one edge. `emit` receives the samples of receiving edges."""
+
+    def __init__(
+        self,
+        config: Config,
+        edge: Edge,
+        version: Version,
+        emit: Callable[[Edge, list[Sample]], None],
+        meter: Optional[ReceiverMeter] = None,
+    ) -> None:
+        self.config, self.edge, self.version, self.emit = config, edge, version, emit
+        self.receiving = edge.dst == config.host
+        self.listener = is_listener(config, edge)
+        self.parse = parse_json_line if uses_json_stream(version) else parse_text_line
+        self.meter = meter
+        if self.receiving and meter is None:
+            self.meter = ReceiverMeter(edge.interval, edge.packets_per_second, time.time())
+        self.restarts = 0
+        self.phase = "starting"  # starting | running | backoff | config_error
+        self.last_error: Optional[str] = None
+        self.process: Optional[asyncio.subprocess.Process] = None
+        self.task: Optional[asyncio.Task] = None
+        # an initiator silent this long is wedged (the UDP handshake alone may take 30 s)
+        self.watchdog = max(60.0, 5 * edge.interval + config.iperf3.connect_timeout_ms / 1000 + 35)
+
+    @property
+    def label(self) -> str:
+        role = "listener" if self.listener else "initiator"
+        return f"edge {self.edge.name} ({self.edge.mode}, {role}, port {self.edge.port})"
+
+    @property
+    def state(self) -> str:
+        if self.phase == "config_error":
+            return "config_error"
+        if not self.receiving:
+            return "sending" if self.phase == "running" else self.phase
+        if self.meter.measuring:
+            return "measuring"
+        if self.meter.last_sample is not None and (self.meter.last_sample.up == 0 or self.meter.suspect):
+            return "outage"
+        return self.phase if self.phase != "running" else "starting"
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self._run())
+
+    def tick(self, now: float) -> None:
+        if self.meter is not None:
+            samples = self.meter.tick(now)
+            if samples:
+                self.emit(self.edge, samples)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                command = build_command(self.config, self.edge, self.version)
+            except ConfigError as error:
+                self._note(f"configuration error: {error}", logging.ERROR)
+                self.phase = "config_error"
+                await asyncio.sleep(CONFIG_ERROR_DELAY)
+                continue
+            self.phase = "running"
+            returncode, measured = await self._run_child(command.argv, command.env)
+            if self.meter is not None:
+                self.meter.on_test_ended()
+            failures = 0 if measured or returncode == 0 else failures + 1
+            delay, self.phase = restart_delay(returncode, self.last_error, measured, failures)
+            if returncode != 0 or self.last_error:
+                self.restarts += 1
+                what = "configuration error: " if self.phase == "config_error" else ""
+                level = logging.ERROR if self.phase == "config_error" else logging.WARNING
+                self._note(
+                    f"iperf3 exited {returncode}: {what}{self.last_error or 'no message'}", level, delay
+                )
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _run_child(self, argv: list[str], env: dict) -> tuple[int, bool]:
+        """Run one iperf3 until it exits; return its exit status and whether it measured anything."""
+        self.last_error = None
+        measured = False
+        process = self.process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        log.debug("%s: started iperf3 pid %d", self.label, process.pid)
+        try:
+            while True:
+                timeout = None if self.listener else self.watchdog
+                try:
+                    raw = await asyncio.wait_for(process.stdout.readline(), timeout)
+                except asyncio.TimeoutError:
+                    self.last_error = f"no output for {self.watchdog:.0f} s, killed"
+                    process.kill()
+                    break
+                if not raw:
+                    break
+                measured |= self._handle(raw.decode(errors="replace"), time.time())
+            return await process.wait(), measured
+        finally:
+            if process.returncode is None:
+                await self._terminate(process)
+            self.process = None
+
+    async def _terminate(self, process: asyncio.subprocess.Process) -> None:
+        try:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), STOP_GRACE)
+        except ProcessLookupError:
+            pass
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+
+    def _handle(self, text: str, now: float) -> bool:
+        event = self.parse(text)
+        if event is None:
+            return False
+        if isinstance(event, Failed):
+            self.last_error = event.message
+            log.debug("%s: iperf3 says: %s", self.label, event.message)
+        if self.meter is None:
+            return isinstance(event, Interval)
+        samples: list[Sample] = []
+        if isinstance(event, TestStarted):
+            samples = self.meter.on_test_started(now)
+        elif isinstance(event, Interval):
+            samples = self.meter.on_interval(event, now)
+        elif isinstance(event, (TestEnded, Failed)):
+            self.meter.on_test_ended()
+        if samples:
+            self.emit(self.edge, samples)
+        return isinstance(event, Interval)
+
+    def _note(self, message: str, level: int, delay: Optional[float] = None) -> None:
+        suffix = f"; retry in {delay:g} s" if delay else ""
+        # the same failure repeating during an outage is logged once, not every few seconds
+        if message != getattr(self, "_last_note", None) or level >= logging.ERROR:
+            log.log(level, "%s: %s%s", self.label, message, suffix)
+        else:
+            log.debug("%s: %s%s", self.label, message, suffix)
+        self._last_note = message
