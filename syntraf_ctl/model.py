@@ -100,20 +100,20 @@ class Host:
     address: str
     behind_nat: bool
     port_range: tuple[int, int]
-    include_only: dict[str, frozenset[str]] = field(default_factory=dict)
-    exclude: dict[str, frozenset[str]] = field(default_factory=dict)
-    override_dst: dict[str, str] = field(default_factory=dict)
-    max_bandwidth_bps: int | None = None
-    databases: tuple[Database, ...] = ()
-    iperf3_binary: str = "/usr/bin/iperf3"
-    test_duration: int = 300
-    spool_max_bytes: int = 64 * 1024 * 1024
-    log_level: str = "info"
-    source: Vars = field(default_factory=lambda: Vars("", {}), compare=False, repr=False)  # for messages
+    include_only: dict[str, frozenset[str]]
+    exclude: dict[str, frozenset[str]]
+    override_dst: dict[str, str]
+    max_bandwidth_bps: int | None
+    databases: tuple[Database, ...]
+    iperf3_binary: str
+    test_duration: int
+    spool_max_bytes: int
+    log_level: str
+    source: Vars = field(compare=False, repr=False)  # where its variables came from, for messages
 
     def problem(self, key: str, message: str) -> Problem:
         """A problem about this host's `key`, pointing at where the inventory sets it."""
-        return Problem(self.source.origin(key), self.source.scope or f"host {self.name}", key, message)
+        return Problem(self.source.origin(key), self.source.scope, key, message)
 
 
 @dataclass
@@ -390,21 +390,21 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
     if len(problems) > before:
         return None
     return Host(
-        name,
-        uid,
-        address,
-        behind_nat,
-        port_range,
-        include_only,
-        exclude,
-        override_dst,
-        max_bw,
-        databases,
-        binary,
-        duration,
-        spool,
-        log_level,
-        scope,
+        name=name,
+        uid=uid,
+        address=address,
+        behind_nat=behind_nat,
+        port_range=port_range,
+        include_only=include_only,
+        exclude=exclude,
+        override_dst=override_dst,
+        max_bandwidth_bps=max_bw,
+        databases=databases,
+        iperf3_binary=binary,
+        test_duration=duration,
+        spool_max_bytes=spool,
+        log_level=log_level,
+        source=scope,
     )
 
 
