@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
-from syntraf_ctl.problems import ValidationError, display_path, report
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.render import render_to
 
 
@@ -20,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if _inside_inventory_directory(args.output, args.inventory):
+        print(
+            f"syntraf-ctl: {args.output} is inside the inventory directory {args.inventory}: "
+            "Ansible would read the rendered files as inventory sources; render somewhere else",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     try:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
@@ -36,3 +44,10 @@ def run(args: argparse.Namespace) -> int:
         f"ports locked in {display_path(plan.lock_path)}"
     )
     return 0
+
+
+def _inside_inventory_directory(output: str, inventory: str) -> bool:
+    if not os.path.isdir(inventory):
+        return False
+    inventory, output = os.path.realpath(inventory), os.path.realpath(output)
+    return os.path.commonpath([inventory, output]) == inventory

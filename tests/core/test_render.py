@@ -221,3 +221,10 @@ def test_the_probe_accepts_every_rendered_config(golden_render):
     for path in paths:
         config = json.loads(path.read_text())
         assert len(load_config(str(path)).edges) == len(config["edges"])
+
+
+def test_render_refuses_an_output_inside_the_inventory_directory(inventory, capsys):
+    inv = inventory("syntraf_mesh_groups:\n  voip: {}\n").hosts(mesh_hosts("voip", "a", "b"))
+    assert main(["render", "-i", str(inv.root), "-o", str(inv.root / "rendered")]) == 2
+    assert "inside the inventory directory" in capsys.readouterr().err
+    assert not (inv.root / "rendered").exists() and not (inv.root / LOCK_NAME).exists()
