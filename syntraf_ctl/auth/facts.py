@@ -1,0 +1,99 @@
+"""Hosts' iperf3 versions as the preflight playbook recorded them, and the auth rule applied to the plan.
+
+The preflight (playbooks/preflight.yml, and every deploy) writes `<inventory dir>/.syntraf-facts.json`:
+`{"schema": 1, "hosts": {"<inventory hostname>": {"iperf3_version": "3.12", "recorded": "..."}}}`. A host
+variable `syntraf_iperf3_version` overrides it (for hosts not reached yet, or to plan ahead of an upgrade).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from syntraf_ctl.auth.compat import PairAuth, Version, pair_auth, parse_version
+
+FACTS_FILE = ".syntraf-facts.json"
+FACTS_SCHEMA = 1
+
+
+class EdgeLike(Protocol):
+    group: str
+    src: str
+    dst: str
+    listener: str
+    initiator: str
+
+
+@dataclass
+class AuthPlan:
+    """The rule applied to every edge: PKCS#1 edges, edges that cannot authenticate, and what to say."""
+
+    pkcs1: set[tuple[str, str, str]] = field(default_factory=set)  # edge keys (group, src, dst)
+    unsupported: dict[tuple[str, str, str], str] = field(default_factory=dict)  # edge key -> reason
+    warnings: list[str] = field(default_factory=list)
+
+
+def facts_path(inventory_directory: str) -> str:
+    return os.path.join(inventory_directory, FACTS_FILE)
+
+
+def read_versions(path: str) -> dict[str, str]:
+    """inventory hostname -> recorded iperf3 version text; {} when nothing was recorded yet.
+
+    A damaged file is ignored (it is a cache the next preflight rewrites), never fatal.
+    """
+    try:
+        with open(path, encoding="utf-8") as stream:
+            content = json.load(stream)
+    except (OSError, ValueError):
+        return {}
+    hosts = content.get("hosts") if isinstance(content, dict) else None
+    if not isinstance(hosts, dict):
+        return {}
+    return {
+        str(name): str(entry["iperf3_version"])
+        for name, entry in hosts.items()
+        if isinstance(entry, dict) and entry.get("iperf3_version")
+    }
+
+
+def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) -> AuthPlan:
+    """Apply the version rule to every edge (pure). `versions`: uid -> version, None when unknown."""
+    result = AuthPlan()
+    unknown: set[str] = set()
+    for edge in edges:
+        listener, initiator = versions.get(edge.listener), versions.get(edge.initiator)
+        if listener is None or initiator is None:
+            unknown.update(uid for uid in (edge.listener, edge.initiator) if versions.get(uid) is None)
+            continue
+        rule: PairAuth = pair_auth(listener, initiator)
+        key = (edge.group, edge.src, edge.dst)
+        if rule.problem:
+            result.unsupported[key] = rule.problem
+            result.warnings.append(
+                f"mesh group {edge.group}: edge {edge.src} -> {edge.dst} left out: {edge.initiator} cannot "
+                f"authenticate to {edge.listener}'s iperf3 listener: {rule.problem}"
+            )
+        elif rule.pkcs1_padding:
+            result.pkcs1.add(key)
+    if unknown:
+        result.warnings.append(
+            f"iperf3 version unknown for {', '.join(sorted(unknown))}: run playbooks/preflight.yml (or set "
+            "syntraf_iperf3_version) so mixed 3.12/3.17+ pairs get --use-pkcs1-padding"
+        )
+    return result
+
+
+def host_versions(recorded: dict[str, str], hosts: Iterable[Any]) -> dict[str, Version | None]:
+    """uid -> version of each host (`name`, `uid`, `iperf3_version` override), the override first."""
+    versions: dict[str, Version | None] = {}
+    for host in hosts:
+        text = getattr(host, "iperf3_version", None) or recorded.get(host.name)
+        try:
+            versions[host.uid] = parse_version(text) if text else None
+        except ValueError:
+            versions[host.uid] = None
+    return versions

@@ -1,0 +1,63 @@
+"""What each host receives: only the material its own edges need (docs/security.md, "material model").
+
+- As a listener L: its own private key, and a users file with one line per initiator that connects to L
+  (the hash of that initiator's password towards L, for each generation L accepts).
+- As an initiator I: for each listener L it connects to, L's public key and I's password towards L.
+No host receives a seed, another host's private key, or a password that another listener accepts.
+
+Rotation (syntraf_ctl.auth.store): outside a rotation everything is the active generation. In the `accept`
+phase listeners also accept the new generation's passwords (iperf3 re-reads the users file at every
+connection, so nothing restarts). In the `switch` phase listeners hold the new private key and initiators
+use the new passwords and public keys; the old public key stays beside the new one as `<L>.old.pem`, so an
+initiator can still authenticate to a listener that has not restarted its iperf3 with the new key yet.
+Finishing the rotation removes the old generation everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from syntraf_ctl.auth.material import pair_password, users_file
+from syntraf_ctl.auth.store import AuthStore
+
+AUTH_DIR = "/etc/syntraf/auth"
+PRIVATE_KEY = "listener.pem"
+USERS_FILE = "users.csv"
+PEERS_DIR = "peers"
+
+
+def username(initiator: str) -> str:
+    """The iperf3 username of an initiating host: its uid (no whitespace, no comma; not a secret)."""
+    return initiator
+
+
+def key_generation(store: AuthStore) -> int:
+    """The generation whose key pair listeners hold and initiators encrypt with."""
+    return store.rotation.to if store.rotation and store.rotation.phase == "switch" else store.active
+
+
+def accepted_generations(store: AuthStore) -> list[int]:
+    return store.live
+
+
+def host_files(store: AuthStore, pairs: Iterable[tuple[str, str]], uid: str) -> dict[str, str]:
+    """Files of host `uid` under AUTH_DIR (relative path -> content), for the (listener, initiator) pairs
+    of the plan's edges."""
+    pairs = set(pairs)
+    current = key_generation(store)
+    files: dict[str, str] = {}
+    initiators = sorted({initiator for listener, initiator in pairs if listener == uid})
+    if initiators:
+        files[PRIVATE_KEY] = store.material(current, uid).private_key
+        entries = [
+            (username(initiator), pair_password(store.material(number, initiator).seed, uid))
+            for number in accepted_generations(store)
+            for initiator in initiators
+        ]
+        files[USERS_FILE] = users_file(entries, f"iperf3 users accepted by {uid}; written by syntraf-ctl")
+    for listener in sorted({listener for listener, initiator in pairs if initiator == uid}):
+        files[f"{PEERS_DIR}/{listener}.pem"] = store.material(current, listener).public_key
+        files[f"{PEERS_DIR}/{listener}.password"] = pair_password(store.material(current, uid).seed, listener)
+        if current != store.active:
+            files[f"{PEERS_DIR}/{listener}.old.pem"] = store.material(store.active, listener).public_key
+    return files
