@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -72,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through `lab_up`, which removes what it created
+
+
 def _up(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     config = LabConfig(
         name=args.name,
         nodes=args.nodes,

@@ -47,10 +47,10 @@ def host_cgroups(machine: str) -> list[Path]:
     return directories
 
 
-def remove_cgroups(machine_prefix: str) -> None:
-    """Remove the (empty) cgroup trees of the machines named `<machine_prefix>*`, deepest first."""
+def remove_cgroups(machines: str) -> None:
+    """Remove the (empty) cgroup trees of the machines matching the glob `machines`, deepest first."""
     for root in _lab_roots():
-        for tree in root.glob(f"{machine_prefix}*"):
+        for tree in root.glob(machines):
             for directory, _, _ in os.walk(tree, topdown=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.rmdir(directory)
@@ -58,6 +58,6 @@ def remove_cgroups(machine_prefix: str) -> None:
             root.rmdir()  # only once no other lab uses it
 
 
-def lab_cgroups(machine_prefix: str) -> list[Path]:
-    """The cgroup directories of the machines named `<machine_prefix>*` that exist."""
-    return [tree for root in _lab_roots() for tree in root.glob(f"{machine_prefix}*")]
+def lab_cgroups(machines: str) -> list[Path]:
+    """The cgroup directories of the machines matching the glob `machines`."""
+    return [tree for root in _lab_roots() for tree in root.glob(machines)]

@@ -5,13 +5,15 @@ to its hosts (run a command over SSH or with nsenter, reboot, cut the network be
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from syntraf_ctl.lab import hosts
 from syntraf_ctl.lab.errors import LabError
+from syntraf_ctl.lab.lifecycle import add_host, remove_host, set_groups
 from syntraf_ctl.lab.network import netns_run, nft_apply, nft_delete_table
 from syntraf_ctl.lab.ssh import ssh_run
-from syntraf_ctl.lab.state import STATE_ROOT, Host, LabState, load_state
+from syntraf_ctl.lab.state import MESH_GROUPS, STATE_ROOT, Host, LabState, load_state
 
 PARTITION_TABLE = "syntraf_lab_partition"
 
@@ -92,6 +94,21 @@ class Lab:
     def reboot(self, host: str, timeout: float = 90) -> list[str]:
         """Reboot `host` from inside and wait until systemd and sshd are back; return units that failed."""
         return hosts.reboot(self.host(host), self.ssh_key, timeout)
+
+    def add_host(self, suite: str | None = None, groups: Sequence[str] = MESH_GROUPS) -> str:
+        """Boot one more host (`lab<N+1>`), in the inventory `groups`; return its name."""
+        host, failed = add_host(self.state, suite, groups)
+        self.failed_units[host.name] = failed
+        return host.name
+
+    def remove_host(self, host: str) -> None:
+        """Stop `host` for good, remove it and take it out of the inventory."""
+        remove_host(self.state, host)
+        self.failed_units.pop(host, None)
+
+    def set_groups(self, host: str, groups: Sequence[str]) -> None:
+        """Make `host` a member of exactly the inventory `groups` (it keeps running; [] = no mesh group)."""
+        set_groups(self.state, host, groups)
 
     def partition(self, a: str, b: str) -> None:
         """Drop all traffic between hosts `a` and `b` (both directions, both ends) until `heal`."""

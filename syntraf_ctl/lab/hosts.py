@@ -5,13 +5,14 @@ in its own network namespace, kept running across reboots by a tiny supervisor l
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
 from syntraf_ctl.lab import processes
-from syntraf_ctl.lab.cgroups import host_cgroups
+from syntraf_ctl.lab.cgroups import host_cgroups, remove_cgroups
 from syntraf_ctl.lab.errors import LabError
 from syntraf_ctl.lab.mounts import mount_overlay, remove_tree
 from syntraf_ctl.lab.ssh import ssh_run
@@ -27,6 +28,7 @@ SUPERVISOR = (
     'while :; do "$@"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; echo "$0: rebooting"; done'
 )
 
+NSPAWN_PROPAGATE = Path("/run/systemd/nspawn/propagate")  # nspawn leaves a directory per machine there
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -89,6 +91,30 @@ def start(host: Host) -> None:
             env={**os.environ, "SYNTRAF_LAB_CGROUPS": cgroups},
             check=True,
         )
+
+
+def stop_all(directory: Path) -> None:
+    """Stop every host running from `directory` (a host's or a whole lab's), and anything else that runs
+    from it (the database): the supervisors first, so that nothing boots again; then nspawn, which shuts
+    its container down on SIGTERM; then whatever is left in the containers."""
+    supervisors = [pid for pid in processes.pids_naming(directory) if _is_supervisor(pid)]
+    processes.stop(supervisors, signal.SIGKILL)
+    processes.stop(processes.pids_naming(directory))
+    processes.stop(processes.pids_rooted_in(directory), signal.SIGKILL)
+
+
+def _is_supervisor(pid: int) -> bool:
+    argv = processes.cmdline(pid)
+    return len(argv) > 3 and argv[3].startswith(SUPERVISOR_TAG)
+
+
+def remove(host: Host) -> None:
+    """Stop the host for good and remove all of it: processes, overlay, cgroups, network namespace."""
+    stop_all(Path(host.directory))
+    remove_cgroups(host.machine)
+    remove_tree(NSPAWN_PROPAGATE / host.machine)
+    remove_tree(Path(host.directory))
+    subprocess.run(["ip", "netns", "delete", host.netns], capture_output=True)
 
 
 def nspawn_pid(host: Host) -> int | None:

@@ -17,7 +17,7 @@ from syntraf_ctl.lab.ssh import SSH_OPTIONS
 from syntraf_ctl.lab.state import LabState
 
 MARKER = ".syntraf-lab"
-MESH_GROUPS = ("voip", "bulk")
+HOSTS_FILE = "hosts.yml"
 
 # The example mesh the demo applies, with the keys of inventories/example/group_vars/all/main.yml.
 IPERF3_PROFILES = {"g711": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": 50}}
@@ -33,20 +33,6 @@ def new_token() -> str:
 
 def render_inventory(state: LabState, token: str) -> dict[str, str]:
     """File name (relative to the inventory directory) -> contents."""
-    hosts = {host.name: {"ansible_host": host.address} for host in state.hosts}
-    members = {host.name: None for host in state.hosts}
-    hosts_yml = {
-        "all": {
-            "hosts": hosts,
-            "vars": {
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": str(state.ssh_key),
-                "ansible_ssh_common_args": SSH_OPTIONS,
-                "ansible_python_interpreter": "/usr/bin/python3",
-            },
-            "children": {group: {"hosts": dict(members)} for group in MESH_GROUPS},
-        }
-    }
     main_yml = {
         "syntraf_iperf3_profiles": IPERF3_PROFILES,
         "syntraf_mesh_groups": MESH_GROUP_SETTINGS,
@@ -54,13 +40,35 @@ def render_inventory(state: LabState, token: str) -> dict[str, str]:
             {"url": state.db_url, "org": "lab", "bucket": "syntraf", "token": "{{ vault_influxdb_token }}"}
         ],
     }
-    header = f"# Written by `syntraf-ctl lab up` for lab {state.name}; removed by `syntraf-ctl lab down`.\n"
     return {
-        "hosts.yml": header + _yaml(hosts_yml),
-        "group_vars/all/main.yml": header + _yaml(main_yml),
-        "group_vars/all/vault.yml": header + _yaml({"vault_influxdb_token": token}),
+        HOSTS_FILE: render_hosts(state),
+        "group_vars/all/main.yml": _header(state) + _yaml(main_yml),
+        "group_vars/all/vault.yml": _header(state) + _yaml({"vault_influxdb_token": token}),
         MARKER: f"{state.name}\n",
     }
+
+
+def render_hosts(state: LabState) -> str:
+    """hosts.yml: every host with its address, the groups with their members, how to connect."""
+    hosts_yml = {
+        "all": {
+            "hosts": {host.name: {"ansible_host": host.address} for host in state.hosts},
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(state.ssh_key),
+                "ansible_ssh_common_args": SSH_OPTIONS,
+                "ansible_python_interpreter": "/usr/bin/python3",
+            },
+            "children": {
+                group: {"hosts": dict.fromkeys(members)} for group, members in state.groups.items() if members
+            },
+        }
+    }
+    return _header(state) + _yaml(hosts_yml)
+
+
+def _header(state: LabState) -> str:
+    return f"# Written by `syntraf-ctl lab up` for lab {state.name}; removed by `syntraf-ctl lab down`.\n"
 
 
 def _yaml(data: object) -> str:
@@ -84,6 +92,17 @@ def write_inventory(directory: Path, files: dict[str, str]) -> None:
         directory.rename(old)
     staging.rename(directory)
     remove_tree(old)
+
+
+def rewrite_hosts(state: LabState) -> None:
+    """Replace hosts.yml alone (what `apply` wrote next to it, such as its port lock file, stays)."""
+    directory = Path(state.inventory_dir)
+    _check_ours(directory)
+    staging = directory / f".{HOSTS_FILE}.{os.getpid()}"
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(render_hosts(state))
+    staging.replace(directory / HOSTS_FILE)
 
 
 def remove_inventory(directory: Path) -> None:

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import fcntl
 import ipaddress
-import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syntraf_ctl.lab import hosts, processes
+from syntraf_ctl.lab import hosts
 from syntraf_ctl.lab.cgroups import remove_cgroups
 from syntraf_ctl.lab.errors import LabError, SubnetInUse
-from syntraf_ctl.lab.inventory import new_token, remove_inventory, render_inventory, write_inventory
+from syntraf_ctl.lab.inventory import (
+    new_token,
+    remove_inventory,
+    render_inventory,
+    rewrite_hosts,
+    write_inventory,
+)
 from syntraf_ctl.lab.mounts import remove_tree
 from syntraf_ctl.lab.network import LabNetwork
 from syntraf_ctl.lab.preflight import check_requirements
@@ -26,11 +31,16 @@ from syntraf_ctl.lab.state import (
     DEFAULT_DB_PORT,
     DEFAULT_NAME,
     DEFAULT_SUBNET,
+    MESH_GROUPS,
     STATE_ROOT,
+    Host,
     LabState,
+    add_planned_host,
     load_state,
     network_prefix,
     plan_lab,
+    remove_planned_host,
+    set_host_groups,
     state_dir,
     validate_name,
 )
@@ -110,9 +120,7 @@ def _describe(error: BaseException) -> str:
 
 def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: Say) -> None:
     step = time.monotonic()
-    network = LabNetwork(
-        state.network_prefix, state.bridge_address, ipaddress.IPv4Network(state.subnet).prefixlen
-    )
+    network = LabNetwork(state.network_prefix, state.bridge_address, _prefix_len(state))
     with open(NETWORK_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once must not both take the same subnet
         _check_subnet_free(state)
@@ -142,6 +150,50 @@ def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: S
     write_inventory(Path(state.inventory_dir), render_inventory(state, new_token()))
 
 
+def add_host(
+    state: LabState,
+    suite: str | None = None,
+    groups: Sequence[str] = MESH_GROUPS,
+    cache_root: Path = CACHE_ROOT,
+    say: Say = print,
+) -> tuple[Host, list[str]]:
+    """Boot one more host in the running lab (`lab<N+1>`, the next address; suite: the last host's) as a
+    member of the inventory `groups`, and add it to the inventory; return it and its failed units."""
+    image = ensure_rootfs(suite or state.hosts[-1].suite, cache_root, say=say)
+    host = add_planned_host(state, suite or state.hosts[-1].suite, groups)
+    state.save()
+    try:
+        network = LabNetwork(state.network_prefix, state.bridge_address, _prefix_len(state))
+        network.add_namespace(int(host.name.removeprefix("lab")), host.address)
+        hosts.prepare(host, image, state.ssh_key.with_suffix(".pub").read_text())
+        hosts.start(host)
+        failed = hosts.wait_booted(host, state.ssh_key)
+    except BaseException:
+        remove_host(state, host.name)
+        raise
+    rewrite_hosts(state)
+    return host, failed
+
+
+def remove_host(state: LabState, name: str) -> None:
+    """Stop host `name` for good, remove all of it and take it out of the inventory."""
+    hosts.remove(state.host(name))
+    remove_planned_host(state, name)
+    state.save()
+    rewrite_hosts(state)
+
+
+def set_groups(state: LabState, name: str, groups: Sequence[str]) -> None:
+    """Make host `name` a member of exactly the inventory `groups` (in hosts.yml; the host keeps running)."""
+    set_host_groups(state, name, groups)
+    state.save()
+    rewrite_hosts(state)
+
+
+def _prefix_len(state: LabState) -> int:
+    return ipaddress.IPv4Network(state.subnet).prefixlen
+
+
 def _check_subnet_free(state: LabState) -> None:
     """Two bridges on one subnet would send the lab's traffic to the wrong one: refuse, naming the other."""
     ours = ipaddress.IPv4Network(state.subnet)
@@ -162,28 +214,19 @@ def lab_down(name: str = DEFAULT_NAME, state_root: Path = STATE_ROOT, quiet: boo
     directory = state_dir(name, state_root)
     state = load_state(name, state_root) if directory.exists() else None
     found = directory.exists()
-    supervisors = [pid for pid in processes.pids_naming(directory) if _is_supervisor(pid)]
-    processes.stop(supervisors, signal.SIGKILL)  # first, so that nothing boots a host again
-    # nspawn shuts its container down on SIGTERM; the database flushes on SIGTERM
-    processes.stop(processes.pids_naming(directory))
-    processes.stop(processes.pids_rooted_in(directory), signal.SIGKILL)
-    remove_cgroups(f"{name}-lab")
+    hosts.stop_all(directory)  # and the database
+    remove_cgroups(f"{name}-lab*")
     network = LabNetwork(network_prefix(name))
     found = found or _network_exists(network)
     network.remove()
     if state is not None:
         remove_inventory(Path(state.inventory_dir))
         for host in state.hosts:
-            remove_tree(Path("/run/systemd/nspawn/propagate") / host.machine)
+            remove_tree(hosts.NSPAWN_PROPAGATE / host.machine)
     remove_tree(directory)
     if not quiet:
         print(f"lab: {name} is down" if found else f"lab: {name} was not up (nothing to remove)")
     return found
-
-
-def _is_supervisor(pid: int) -> bool:
-    argv = processes.cmdline(pid)
-    return len(argv) > 3 and argv[3].startswith(hosts.SUPERVISOR_TAG)
 
 
 def _network_exists(network: LabNetwork) -> bool:

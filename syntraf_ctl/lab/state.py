@@ -8,6 +8,7 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ STATE_ROOT = Path("/var/lib/syntraf-lab")
 DEFAULT_NAME = "lab"
 DEFAULT_SUBNET = "198.51.100.0/24"
 DEFAULT_DB_PORT = 8428
+MESH_GROUPS = ("voip", "bulk")  # the inventory groups of the example mesh (inventory.py)
 FIRST_HOST_OFFSET = 11  # hosts are .11, .12, ... ; the bridge (and the database) is .1
 MAX_NODES = 40
 
@@ -60,6 +62,7 @@ class LabState:
     state_dir: str
     inventory_dir: str
     hosts: list[Host] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # inventory group -> member hosts
     db_pid: int | None = None  # for information: `down` finds the database by its data directory
 
     @property
@@ -148,27 +151,56 @@ def plan_lab(
         network = ipaddress.IPv4Network(subnet)
     except ValueError as error:
         raise LabError(f"--subnet {subnet}: not an IPv4 network ({error})") from error
-    if network.num_addresses < FIRST_HOST_OFFSET + nodes + 1:
-        raise LabError(f"--subnet {subnet} is too small for {nodes} hosts from .{FIRST_HOST_OFFSET}")
-    directory = state_dir(name, state_root)
-    prefix = network_prefix(name)
-    hosts = [
-        Host(
-            name=f"lab{index}",
-            address=str(network[FIRST_HOST_OFFSET + index - 1]),
-            netns=f"{prefix}n{index}",
-            machine=f"{name}-lab{index}",
-            suite=suites[index - 1],
-            directory=str(directory / "hosts" / f"lab{index}"),
-        )
-        for index in range(1, nodes + 1)
-    ]
-    return LabState(
+    state = LabState(
         name=name,
         subnet=str(network),
         bridge_address=str(network[1]),
         db_port=db_port,
-        state_dir=str(directory),
+        state_dir=str(state_dir(name, state_root)),
         inventory_dir=str(inventory_dir.absolute()),
-        hosts=hosts,
+        groups={group: [] for group in MESH_GROUPS},
     )
+    for suite in suites:
+        add_planned_host(state, suite, MESH_GROUPS)
+    return state
+
+
+def add_planned_host(state: LabState, suite: str, groups: Sequence[str]) -> Host:
+    """Add the next host (`lab<N+1>`, the next address) to `state`, as a member of the inventory `groups`."""
+    index = max((int(host.name.removeprefix("lab")) for host in state.hosts), default=0) + 1
+    network = ipaddress.IPv4Network(state.subnet)
+    if index > MAX_NODES or network.num_addresses < FIRST_HOST_OFFSET + index + 1:
+        raise LabError(
+            f"subnet {state.subnet} has no address for host lab{index} (hosts start at .{FIRST_HOST_OFFSET})"
+        )
+    prefix = network_prefix(state.name)
+    host = Host(
+        name=f"lab{index}",
+        address=str(network[FIRST_HOST_OFFSET + index - 1]),
+        netns=f"{prefix}n{index}",
+        machine=f"{state.name}-lab{index}",
+        suite=suite,
+        directory=str(Path(state.state_dir) / "hosts" / f"lab{index}"),
+    )
+    state.hosts.append(host)
+    set_host_groups(state, host.name, groups)
+    return host
+
+
+def set_host_groups(state: LabState, name: str, groups: Sequence[str]) -> None:
+    """Make host `name` a member of exactly the inventory `groups` (missing groups are added)."""
+    state.host(name)
+    for group in groups:
+        state.groups.setdefault(group, [])
+    for group, members in state.groups.items():
+        if group in groups and name not in members:
+            members.append(name)
+        elif group not in groups and name in members:
+            members.remove(name)
+
+
+def remove_planned_host(state: LabState, name: str) -> None:
+    state.hosts.remove(state.host(name))
+    for members in state.groups.values():
+        if name in members:
+            members.remove(name)

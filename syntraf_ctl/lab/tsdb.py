@@ -75,8 +75,15 @@ def wait_healthy(url: str, timeout: float = 20.0, process: subprocess.Popen | No
     raise DatabaseError(f"VictoriaMetrics at {url} did not become healthy within {timeout:.0f} s")
 
 
+def flush(url: str) -> None:
+    """Make every point received so far searchable now (otherwise that takes a few seconds)."""
+    with urllib.request.urlopen(f"{url}/internal/force_flush", timeout=10) as response:
+        response.read()
+
+
 def export(url: str, match: str = '{__name__=~"syntraf.*"}', start: float | None = None) -> list[Series]:
     """Every raw sample of the matching series (fresh data included, unlike instant queries)."""
+    flush(url)
     query = [("match[]", match)] + ([("start", f"{start:.3f}")] if start is not None else [])
     body = urllib.parse.urlencode(query).encode()
     with urllib.request.urlopen(f"{url}/api/v1/export", data=body, timeout=30) as response:

@@ -27,9 +27,9 @@ from syntraf_ctl.lab.tsdb import export
 pytestmark = pytest.mark.lab
 
 
-def can_connect(lab: Lab, source: str, target: str, port: int = 22) -> bool:
-    """Whether `source` opens a TCP connection to `target` (run inside `source`, not over SSH)."""
-    code = f"import socket; socket.create_connection(({lab.addresses[target]!r}, {port}), timeout=1).close()"
+def can_connect(lab: Lab, source: str, address: str, port: int = 22) -> bool:
+    """Whether host `source` opens a TCP connection to `address` (run inside `source`, not over SSH)."""
+    code = f"import socket; socket.create_connection(({address!r}, {port}), timeout=1).close()"
     return lab.exec(source, ["python3", "-c", code], check=False).returncode == 0
 
 
@@ -130,13 +130,45 @@ def test_reboot_keeps_the_hosts_files(lab: Lab) -> None:
 def test_partition_cuts_both_directions_then_heals(lab: Lab) -> None:
     try:
         lab.partition("lab1", "lab2")
-        assert not can_connect(lab, "lab1", "lab2")
-        assert not can_connect(lab, "lab2", "lab1")
-        assert can_connect(lab, "lab1", "lab3") and can_connect(lab, "lab3", "lab2")
+        assert not can_connect(lab, "lab1", lab.addresses["lab2"])
+        assert not can_connect(lab, "lab2", lab.addresses["lab1"])
+        assert can_connect(lab, "lab1", lab.addresses["lab3"]) and can_connect(
+            lab, "lab3", lab.addresses["lab2"]
+        )
         lab.heal("lab1", "lab2")
-        assert can_connect(lab, "lab1", "lab2") and can_connect(lab, "lab2", "lab1")
+        assert can_connect(lab, "lab1", lab.addresses["lab2"]) and can_connect(
+            lab, "lab2", lab.addresses["lab1"]
+        )
     finally:
         lab.heal()
+
+
+def test_add_a_host_change_its_groups_and_remove_it(lab: Lab) -> None:
+    """The session lab gets a 4th host in the inventory's mesh groups, then loses it again."""
+    (lab.inventory / ".syntraf.lock.json").write_text("{}")  # what `apply` keeps next to hosts.yml
+    name = lab.add_host()
+    try:
+        assert name == "lab4" and lab.failed_units[name] == []
+        address = lab.addresses[name]
+        assert lab.ssh(name, "hostname").stdout.strip() == name and can_connect(lab, "lab1", address)
+        groups = yaml.safe_load((lab.inventory / "hosts.yml").read_text())["all"]["children"]
+        assert {group: list(members["hosts"]) for group, members in groups.items()} == {
+            "voip": ["lab1", "lab2", "lab3", "lab4"],
+            "bulk": ["lab1", "lab2", "lab3", "lab4"],
+        }
+        lab.set_groups(name, ["voip"])
+        inventory = yaml.safe_load((lab.inventory / "hosts.yml").read_text())["all"]
+        assert name in inventory["hosts"] and name in inventory["children"]["voip"]["hosts"]
+        assert name not in inventory["children"]["bulk"]["hosts"]
+    finally:
+        lab.remove_host(name)
+    inventory = yaml.safe_load((lab.inventory / "hosts.yml").read_text())["all"]
+    assert list(inventory["hosts"]) == lab.host_names == ["lab1", "lab2", "lab3"]
+    assert (lab.inventory / ".syntraf.lock.json").read_text() == "{}"
+    assert not can_connect(lab, "lab1", address)
+    assert lab.state.hosts[-1].netns != f"{network_prefix(lab.name)}n4"
+    assert f"{network_prefix(lab.name)}n4" not in ip("netns", "list").stdout.split()
+    assert lab_cgroups(f"{lab.name}-lab4") == [] and not Path(lab.state.state_dir, "hosts", name).exists()
 
 
 def assert_nothing_left(name: str, inventory: Path) -> None:
@@ -144,7 +176,7 @@ def assert_nothing_left(name: str, inventory: Path) -> None:
     directory = state_dir(name)
     assert not [pid for pid in processes.pids_naming(directory) if processes.alive(pid)]
     assert not [pid for pid in processes.pids_rooted_in(directory) if processes.alive(pid)]
-    assert mounts_under(directory) == [] and lab_cgroups(f"{name}-lab") == []
+    assert mounts_under(directory) == [] and lab_cgroups(f"{name}-lab*") == []
     assert not directory.exists() and not inventory.exists()
     assert ip("link", "show", f"{network_prefix(name)}br", check=False).returncode != 0
     assert not [ns for ns in ip("netns", "list").stdout.split() if ns.startswith(network_prefix(name))]
@@ -158,7 +190,7 @@ def test_up_over_leftovers_then_down_leaves_nothing(bring_up, tmp_path: Path) ->
         bring_up(name, 1, inventory)
         bring_up(name, 1, inventory)  # the first one is now a "killed run's" leftovers
         assert processes.pids_naming(directory) and mounts_under(directory) and inventory.is_dir()
-        assert lab_cgroups(f"{name}-lab")
+        assert lab_cgroups(f"{name}-lab*")
         assert lab_down(name) is True
         assert_nothing_left(name, inventory)
         assert lab_down(name) is False  # idempotent

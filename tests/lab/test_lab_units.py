@@ -52,7 +52,7 @@ def test_plan_on_another_subnet() -> None:
         ({"name": "averylongname"}, "1 to 8 characters"),
         ({"nodes": 0}, "--nodes 0"),
         ({"subnet": "198.51.100.0/33"}, "--subnet 198.51.100.0/33: not an IPv4 network"),
-        ({"subnet": "198.51.100.0/28", "nodes": 5}, "too small for 5 hosts"),
+        ({"subnet": "198.51.100.0/28", "nodes": 5}, "subnet 198.51.100.0/28 has no address for host lab5"),
     ],
 )
 def test_plan_rejects_bad_settings(kwargs: dict, message: str) -> None:
