@@ -95,6 +95,16 @@ def test_templated_values_are_resolved_per_host(inventory):
     assert plan.model.groups["voip"].traffic.bandwidth_bps == 68_800
 
 
+def test_templates_see_magic_variables(inventory):
+    inv = inventory("""\
+        syntraf_mesh_groups:
+          voip: {}
+        syntraf_address: "{{ inventory_hostname }}.probes.example.net"
+        """).hosts("all:\n  children:\n    voip:\n      hosts:\n        a:\n        b:\n")
+    plan = inv.compile(lock=False)
+    assert plan.model.hosts["b"].address == "b.probes.example.net"
+
+
 def test_ini_inventory(inventory):
     inv = inventory("syntraf_mesh_groups:\n  voip: {}\n  lab: {members: 'voip:&dc'}\n").hosts(
         """\
