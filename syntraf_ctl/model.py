@@ -39,6 +39,9 @@ HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_test_duration": 300,
     "syntraf_spool_max_bytes": 64 * 1024 * 1024,
     "syntraf_log_level": "info",
+    "syntraf_iperf3_auth": True,
+    "syntraf_iperf3_version": None,  # recorded by preflight (syntraf_ctl.auth.facts); this overrides it
+    "syntraf_iperf3_time_skew_threshold": 10,
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
 TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
@@ -109,6 +112,9 @@ class Host:
     test_duration: int
     spool_max_bytes: int
     log_level: str
+    auth: bool  # iperf3 authentication of the edges this host listens for and initiates
+    iperf3_version: str | None
+    time_skew_threshold: int
     source: Vars = field(compare=False, repr=False)  # where its variables came from, for messages
 
     def problem(self, key: str, message: str) -> Problem:
@@ -387,6 +393,15 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
     log_level = value["syntraf_log_level"]
     if log_level not in LOG_LEVELS:
         check.add("syntraf_log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    auth = check.parse("syntraf_iperf3_auth", units.parse_bool, value["syntraf_iperf3_auth"])
+    version = value["syntraf_iperf3_version"]
+    if version is not None and not re.match(r"^\d+\.\d+(\.\d+)?$", str(version)):
+        check.add("syntraf_iperf3_version", f"expected a version like 3.12, got {version!r}")
+    skew = check.parse(
+        "syntraf_iperf3_time_skew_threshold",
+        lambda v: units.parse_int(v, 1, 86400, "seconds"),
+        value["syntraf_iperf3_time_skew_threshold"],
+    )
     if len(problems) > before:
         return None
     return Host(
@@ -404,6 +419,9 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         test_duration=duration,
         spool_max_bytes=spool,
         log_level=log_level,
+        auth=bool(auth),
+        iperf3_version=None if version is None else str(version),
+        time_skew_threshold=skew,
         source=scope,
     )
 
