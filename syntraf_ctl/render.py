@@ -154,12 +154,11 @@ def write_tree(tree: RenderedTree, out_dir: str) -> None:
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.new-", dir=parent)
     try:
         os.chmod(staging, 0o755)
-        for directory in tree.directories:
+        directories = set(tree.directories) | {os.path.dirname(relative) for relative in tree.files}
+        for directory in sorted(directories):
             os.makedirs(os.path.join(staging, directory), exist_ok=True)
         for relative, content in tree.files.items():
-            path = os.path.join(staging, relative)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as stream:
+            with open(os.path.join(staging, relative), "w", encoding="utf-8") as stream:
                 stream.write(content)
         if os.path.exists(out_dir):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=parent)
