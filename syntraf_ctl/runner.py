@@ -37,6 +37,11 @@ class HostTally:
     def healthy(self) -> bool:
         return self.failed == 0 and self.unreachable == 0
 
+    @property
+    def tasks(self) -> int:
+        """Tasks run for the host, skipped ones included (Ansible counts changed results as ok too)."""
+        return self.ok + self.failed + self.unreachable + self.skipped
+
 
 @dataclass
 class RunOptions:

@@ -13,9 +13,18 @@ import tempfile
 
 from syntraf_ctl.artifact import ArtifactError, build
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import ValidationError, report
 from syntraf_ctl.render import render_plan, render_to, write_tree
-from syntraf_ctl.runner import add_run_arguments, options_from_args, print_summary, progress_for, run_playbook
+from syntraf_ctl.runner import (
+    PlaybookRun,
+    Progress,
+    add_run_arguments,
+    options_from_args,
+    print_summary,
+    progress_for,
+    run_playbook,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,18 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
-    except ValidationError as error:
-        return report(error)
-    for warning in plan.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    try:
-        artifact = build()
-    except ArtifactError as error:
-        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
-        return 1
+def deploy(plan: Plan, args: argparse.Namespace, progress: Progress) -> PlaybookRun:
+    """Render `plan` and the probe artifact, then run the deploy playbook. Raises ArtifactError."""
+    artifact = build()
     with tempfile.TemporaryDirectory(prefix="syntraf-apply-") as work:
         render_dir = os.path.join(work, "rendered")
         if args.check:  # ports are deterministic: the lock file is only written when applying for real
@@ -54,9 +54,23 @@ def run(args: argparse.Namespace) -> int:
                 "syntraf_probe_python_min_version": artifact.requires_python,
             },
         )
-        mode = " (check mode: nothing is changed)" if args.check else ""
-        print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}")
-        result = run_playbook("deploy.yml", options, progress_for(show_diff=args.diff))
+        return run_playbook("deploy.yml", options, progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+    except ValidationError as error:
+        return report(error)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    mode = " (check mode: nothing is changed)" if args.check else ""
+    print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
+    try:
+        result = deploy(plan, args, progress_for(show_diff=args.diff))
+    except ArtifactError as error:
+        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
+        return 1
     print_summary(result)
     verdict = "would change" if args.check else "changed"
     print(f"{verdict} {result.changed} things" if result.succeeded else "apply FAILED")

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Benchmark `syntraf-ctl apply` on a fresh 3-host lab (root, Linux): the wall time of a cold apply and of a
+no-op apply, and the number of tasks each host runs for a small and a large mesh (they must be equal: the
+role loops over groups and files, it never grows with the number of edges).
+
+    .venv/bin/python bench/apply.py [--subnet 203.0.113.0/27]
+
+Boots its own lab (named bench<pid>) and always takes it down again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from syntraf_ctl.commands.apply import deploy
+from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.lab.lifecycle import LabConfig, lab_down, lab_up
+from syntraf_ctl.runner import PlainProgress
+
+LARGE_GROUPS = 8  # the large mesh: this many groups over the same hosts, 8x the edges per host
+
+
+def timed_apply(inventory: Path) -> float:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "syntraf_ctl.cli", "apply", "-i", str(inventory)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"apply failed:\n{done.stdout}{done.stderr}")
+    return time.monotonic() - started
+
+
+def tasks_per_host(inventory: Path) -> tuple[dict[str, int], int, int]:
+    """Apply (converging), then apply again and count each host's tasks; also edges and changes."""
+    plan = compile_inventory(str(inventory))
+    args = argparse.Namespace(
+        inventory=str(inventory), limit=None, forks=None, check=False, diff=False, vault_password_file=None
+    )
+    deploy(plan, args, PlainProgress(io.StringIO()))
+    run = deploy(plan, args, PlainProgress(io.StringIO()))
+    if not run.succeeded:
+        raise SystemExit(f"apply failed: {[str(failure) for failure in run.failures]}")
+    counts = {host: tally.tasks for host, tally in run.hosts.items() if host != "localhost"}
+    return counts, len(plan.edges), run.changed
+
+
+def make_large(inventory: Path, target: Path) -> None:
+    shutil.copytree(inventory, target)
+    main = target / "group_vars/all/main.yml"
+    settings = yaml.safe_load(main.read_text())
+    settings["syntraf_mesh_groups"] = {
+        f"g{index}": {"members": "all", "profile": "g711", "interval": 10} for index in range(LARGE_GROUPS)
+    }
+    main.write_text(yaml.safe_dump(settings))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subnet", default=os.environ.get("SYNTRAF_LAB_SUBNET", "203.0.113.224/27"))
+    args = parser.parse_args()
+    name = f"bench{os.getpid()}"
+    work = Path(tempfile.mkdtemp(prefix="syntraf-bench-"))
+    try:
+        report = lab_up(
+            LabConfig(name=name, nodes=3, subnet=args.subnet, inventory_dir=work / "small"),
+            say=lambda _: None,
+        )
+        small = Path(report.state.inventory_dir)
+        cold = timed_apply(small)
+        noop = timed_apply(small)
+        small_tasks, small_edges, small_changed = tasks_per_host(small)
+        make_large(small, work / "large")
+        large_tasks, large_edges, _ = tasks_per_host(work / "large")
+        subprocess.run(
+            [sys.executable, "-m", "syntraf_ctl.cli", "destroy", "-i", str(work / "large")],
+            capture_output=True,
+        )
+    finally:
+        lab_down(name, quiet=True)
+        shutil.rmtree(work, ignore_errors=True)
+    print("syntraf-ctl apply on a 3-host lab")
+    print(f"  cold apply (fresh hosts)        {cold:6.1f} s")
+    print(f"  no-op apply                     {noop:6.1f} s  (changed {small_changed} things)")
+    small_counts = sorted(set(small_tasks.values()))
+    print(f"  tasks per host, small mesh      {small_counts}  ({small_edges} edges, 2 groups)")
+    print(
+        f"  tasks per host, large mesh      {sorted(set(large_tasks.values()))}  ({large_edges} edges, "
+        f"{LARGE_GROUPS} groups)"
+    )
+    equal = set(small_tasks.values()) == set(large_tasks.values()) and len(set(small_tasks.values())) == 1
+    print("  equal: yes" if equal else "  equal: NO")
+    return 0 if equal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
