@@ -45,8 +45,7 @@ class Auth:
     private_key_path: str
     authorized_users_path: str
     username: str
-    password_path: str
-    public_keys_dir: str
+    public_keys_dir: str  # per listener L: L.pem (its public key), L.password (this host's password for L)
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,6 @@ def _auth(r: _Reader) -> Auth:
         private_key_path=r.text("private_key_path"),
         authorized_users_path=r.text("authorized_users_path"),
         username=r.text("username"),
-        password_path=r.text("password_path"),
         public_keys_dir=r.text("public_keys_dir"),
     )
 

@@ -103,8 +103,9 @@ def build_command(config: Config, edge: Edge, version: Version, base_env: Option
         argv += ["--snd-timeout", str(max(3000, config.iperf3.connect_timeout_ms))]
     if auth is not None:
         argv += ["--username", auth.username]
-        argv += ["--rsa-public-key-path", str(Path(auth.public_keys_dir) / f"{edge.listener}.pem")]
-        env["IPERF3_PASSWORD"] = read_password(auth.password_path)
+        peer = Path(auth.public_keys_dir) / edge.listener
+        argv += ["--rsa-public-key-path", f"{peer}.pem"]
+        env["IPERF3_PASSWORD"] = read_password(f"{peer}.password")  # one password per listener
     if edge.pkcs1_padding and PKCS1_SINCE <= version < PKCS1_CLIENT_UNTIL:
         argv.append("--use-pkcs1-padding")
     return Command(argv + _output_flags(version), env)
@@ -114,7 +115,7 @@ def read_password(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise ConfigError(f"auth.password_path {path}: cannot read: {error.strerror}") from None
+        raise ConfigError(f"auth.public_keys_dir: {path}: cannot read: {error.strerror}") from None
 
 
 def _num(value: float) -> str:
