@@ -7,6 +7,7 @@ import os
 
 from ansible.errors import AnsibleError
 
+from syntraf_ctl.auth.facts import apply_auth_rule
 from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
@@ -32,7 +33,9 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     if problems:
         raise ValidationError(problems)
     edges, warnings = compute_edges(model)
-    problems = check_max_bandwidth(model, edges)
+    edges, auth_warnings, problems = apply_auth_rule(model, edges, inventory.directory)
+    warnings += auth_warnings
+    problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)
     locked, lock_problems = read_lock(path) if lock else ({}, [])
     problems += lock_problems + assign_ports(edges, model.hosts, locked)

@@ -25,6 +25,7 @@ class Edge:
     connect_address: str
     traffic: Traffic
     port: int = 0  # set by syntraf_ctl.ports.assign_ports
+    pkcs1_padding: bool = False  # set by syntraf_ctl.auth.facts.apply_auth_rule for mixed 3.12/3.17+ pairs
 
     @property
     def key(self) -> tuple[str, str, str]:

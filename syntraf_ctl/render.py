@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 
+from syntraf_ctl.auth.scope import probe_auth_config
 from syntraf_ctl.lockfile import write_lock
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
@@ -85,7 +86,7 @@ def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
         **edge_json(edge),
         "src_address": hosts[edge.src].address,
         "dst_address": hosts[edge.dst].address,
-        "pkcs1_padding": False,
+        "pkcs1_padding": edge.pkcs1_padding,
     }
 
 
@@ -102,7 +103,7 @@ def probe_config(host: Host, group: str, edges: list[dict[str, Any]]) -> dict[st
             "test_duration": host.test_duration,
             "connect_timeout_ms": CONNECT_TIMEOUT_MS,
         },
-        "auth": None,  # iperf3 authentication comes later; the key stays so the schema does not change
+        "auth": probe_auth_config(host.uid, host.auth, host.time_skew_threshold),
         "edges": edges,
         "databases": [
             {

@@ -97,3 +97,29 @@ def host_versions(recorded: dict[str, str], hosts: Iterable[Any]) -> dict[str, V
         except ValueError:
             versions[host.uid] = None
     return versions
+
+
+def apply_auth_rule(
+    model: Any, edges: list[Any], inventory_directory: str
+) -> tuple[list[Any], list[str], list[Any]]:
+    """Mark the edges that need --use-pkcs1-padding, leave out those that cannot authenticate.
+
+    Returns (kept edges, warnings, problems). Both ends of an edge must agree on syntraf_iperf3_auth: an
+    initiator without credentials cannot reach a listener that requires them.
+    """
+    problems = []
+    for listener, initiator in sorted({(e.listener, e.initiator) for e in edges}):
+        a, b = model.hosts[listener], model.hosts[initiator]
+        if a.auth != b.auth:
+            problems.append(
+                b.problem(
+                    "syntraf_iperf3_auth",
+                    f"{b.uid} has it {'on' if b.auth else 'off'} but initiates tests to {a.uid}, which has "
+                    f"it {'on' if a.auth else 'off'}: set it once for all hosts (group_vars/all)",
+                )
+            )
+    versions = host_versions(read_versions(facts_path(inventory_directory)), model.hosts.values())
+    rule = plan_auth([e for e in edges if model.hosts[e.listener].auth], versions)
+    for edge in edges:
+        edge.pkcs1_padding = edge.key in rule.pkcs1
+    return [e for e in edges if e.key not in rule.unsupported], rule.warnings, problems

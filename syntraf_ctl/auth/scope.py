@@ -61,3 +61,16 @@ def host_files(store: AuthStore, pairs: Iterable[tuple[str, str]], uid: str) -> 
         if current != store.active:
             files[f"{PEERS_DIR}/{listener}.old.pem"] = store.material(store.active, listener).public_key
     return files
+
+
+def probe_auth_config(uid: str, enabled: bool, time_skew_threshold: int) -> dict[str, object] | None:
+    """The `auth` object of a host's probe config (docs/probe-config.md): paths only, never a secret."""
+    if not enabled:
+        return None
+    return {
+        "time_skew_threshold": time_skew_threshold,
+        "private_key_path": f"{AUTH_DIR}/{PRIVATE_KEY}",
+        "authorized_users_path": f"{AUTH_DIR}/{USERS_FILE}",
+        "username": username(uid),
+        "public_keys_dir": f"{AUTH_DIR}/{PEERS_DIR}",
+    }

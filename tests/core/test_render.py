@@ -78,7 +78,9 @@ def test_probe_config_follows_schema_1(golden_render):
     for path in out.glob("*/etc/syntraf/*.json"):
         config = json.loads(path.read_text())
         assert list(config) == CONFIG_KEYS
-        assert config["schema"] == 1 and config["auth"] is None
+        assert config["schema"] == 1
+        assert config["auth"]["username"] == config["host"]  # iperf3 authentication is on by default
+        assert config["auth"]["public_keys_dir"] == "/etc/syntraf/auth/peers"
         assert config["revision"] == config_revision(config)
         group, uid = config["group"], config["host"]
         assert path.name == f"{group}.json"
