@@ -79,7 +79,7 @@ def ensure_hosts(store: AuthStore, uids: Iterable[str]) -> tuple[list[str], list
     Returns (added, removed) uids, sorted. A removed host's keys and seeds are forgotten: if it comes back,
     it gets new ones.
     """
-    wanted = set(uids)
+    wanted = {str(uid) for uid in uids}  # plain str: inventory names may be str subclasses
     added: set[str] = set()
     removed: set[str] = set()
     for number in store.live:

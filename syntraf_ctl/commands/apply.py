@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from syntraf_ctl.artifact import ArtifactError, build
+from syntraf_ctl.auth.prepare import prepare_or_report
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import ValidationError, report
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return report(error)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not prepare_or_report(plan, args.vault_password_file):
+        return 1
     mode = " (check mode: nothing is changed)" if args.check else ""
     print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
     try:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from syntraf_ctl.auth.prepare import prepare_or_report
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.render import render_to
@@ -32,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
         return report(error)
+    if not prepare_or_report(plan, args.vault_password_file):
+        return 1
     try:
         render_to(plan, args.output)
     except OSError as error:
