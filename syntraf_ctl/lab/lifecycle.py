@@ -1,5 +1,6 @@
-"""`lab up` and `lab down`: bring a whole lab up (image, network, database, hosts, inventory) and take it
-down again, leaving nothing behind. Both first clear what a killed earlier run of the same lab left.
+"""A lab's life: `lab up` (image, network, database, hosts, inventory), hosts added to or removed from the
+running lab, and `lab down`, which leaves nothing behind. `up` first clears what a killed earlier run of
+the same lab left, which is also all `down` needs: it works from the lab's name and paths alone.
 """
 
 from __future__ import annotations

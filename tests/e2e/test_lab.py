@@ -22,6 +22,7 @@ from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.mounts import mounts_under
 from syntraf_ctl.lab.network import ip
 from syntraf_ctl.lab.state import network_prefix, state_dir
+from syntraf_ctl.lab.testlabs import owned_lab_name
 from syntraf_ctl.lab.tsdb import export
 
 pytestmark = pytest.mark.lab
@@ -183,7 +184,7 @@ def assert_nothing_left(name: str, inventory: Path) -> None:
 
 
 def test_up_over_leftovers_then_down_leaves_nothing(bring_up, tmp_path: Path) -> None:
-    name = f"d{os.getpid()}"
+    name = owned_lab_name("d")
     inventory = tmp_path / "inventory"
     directory = state_dir(name)
     try:
@@ -199,7 +200,7 @@ def test_up_over_leftovers_then_down_leaves_nothing(bring_up, tmp_path: Path) ->
 
 
 def test_failed_up_removes_what_it_created(bring_up, tmp_path: Path) -> None:
-    name = f"f{os.getpid()}"
+    name = owned_lab_name("f")
     inventory = tmp_path / "inventory"
     with socket.socket() as taken:  # a real fault: the database's port is taken on every address
         taken.bind(("0.0.0.0", 0))
