@@ -25,7 +25,7 @@ REBOOT_STATUS = 133  # systemd-nspawn's exit status when the container asked for
 # it; any other end (poweroff, kill) ends the loop.
 SUPERVISOR = (
     'for cg in $SYNTRAF_LAB_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 1; done; '
-    'while :; do "$@"; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; echo "$0: rebooting"; done'
+    f'while :; do "$@"; rc=$?; [ "$rc" -eq {REBOOT_STATUS} ] || exit "$rc"; echo "$0: rebooting"; done'
 )
 
 NSPAWN_PROPAGATE = Path("/run/systemd/nspawn/propagate")  # nspawn leaves a directory per machine there
