@@ -21,7 +21,7 @@ from .writer import Sink
 
 log = logging.getLogger("syntraf_probe")
 
-TICK_SECONDS = 0.1
+TICK_SECONDS = 0.25  # outage slots and watchdogs are checked this often
 SHUTDOWN_WRITE_SECONDS = 5.0
 
 

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 
 @dataclass(frozen=True)
-class TestStarted:
+class RunStarted:
     """A test's data connection is up (text: `connected to`, json: the start event)."""
 
 
@@ -31,7 +31,7 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class TestEnded:
+class RunEnded:
     """The test is over (summary, end event, or a listener waiting for its next client)."""
 
 
@@ -40,7 +40,7 @@ class Failed:
     message: str
 
 
-Event = Union[TestStarted, Interval, TestEnded, Failed]
+Event = Union[RunStarted, Interval, RunEnded, Failed]
 
 # From iperf3.md §2, checked there against 272 captured 3.12/3.18 receiver lines.
 RECEIVER_LINE = re.compile(
@@ -59,7 +59,7 @@ def parse_text_line(line: str) -> Optional[Event]:
     match = RECEIVER_LINE.search(line)
     if match:
         if match.group("kind") or match.group("id") == "SUM" or match.group("omitted"):
-            return TestEnded() if match.group("kind") else None
+            return RunEnded() if match.group("kind") else None
         return Interval(
             start=float(match.group("start")),
             end=float(match.group("end")),
@@ -70,9 +70,9 @@ def parse_text_line(line: str) -> Optional[Event]:
             lost=int(match.group("lost")),
         )
     if " connected to " in line and line.lstrip().startswith("["):
-        return TestStarted()
+        return RunStarted()
     if line.startswith("Server listening on"):
-        return TestEnded()
+        return RunEnded()
     stripped = line.strip()
     for prefix in ERROR_PREFIXES:
         if stripped.startswith(prefix):
@@ -90,9 +90,9 @@ def parse_json_line(line: str) -> Optional[Event]:
         return None
     event, data = item.get("event"), item.get("data")
     if event == "start":
-        return TestStarted()
+        return RunStarted()
     if event == "end":
-        return TestEnded()
+        return RunEnded()
     if event == "error":
         return Failed(str(data))
     if event == "interval" and isinstance(data, dict):

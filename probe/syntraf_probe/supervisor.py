@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from .config import Config, ConfigError, Edge
 from .iperf3 import Version, build_command, is_listener, uses_json_stream
 from .meter import ReceiverMeter, Sample
-from .parse import Failed, Interval, TestEnded, TestStarted, parse_json_line, parse_text_line
+from .parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
 
 log = logging.getLogger("syntraf_probe.edge")
 
@@ -62,6 +62,9 @@ class EdgeRunner:
         self.last_error: Optional[str] = None
         self.process: Optional[asyncio.subprocess.Process] = None
         self.task: Optional[asyncio.Task] = None
+        self.stopped = False
+        self.last_output = time.monotonic()
+        self.last_note: Optional[str] = None
         # an initiator silent this long is wedged (the UDP handshake alone may take 30 s)
         self.watchdog = max(60.0, 5 * edge.interval + config.iperf3.connect_timeout_ms / 1000 + 35)
 
@@ -86,20 +89,28 @@ class EdgeRunner:
         self.task = asyncio.ensure_future(self._run())
 
     def tick(self, now: float) -> None:
+        process = self.process
+        silent = time.monotonic() - self.last_output > self.watchdog
+        if not self.listener and process is not None and process.returncode is None and silent:
+            self.last_error = f"no output for {self.watchdog:.0f} s, killed"
+            process.kill()
         if self.meter is not None:
             samples = self.meter.tick(now)
             if samples:
                 self.emit(self.edge, samples)
 
     async def stop(self) -> None:
+        self.stopped = True
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        if self.process is not None and self.process.returncode is None:
+            await self._terminate(self.process)
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self.stopped:
             try:
                 command = build_command(self.config, self.edge, self.version)
             except ConfigError as error:
@@ -109,6 +120,8 @@ class EdgeRunner:
                 continue
             self.phase = "running"
             returncode, measured = await self._run_child(command.argv, command.env)
+            if self.stopped:
+                return
             if self.meter is not None:
                 self.meter.on_test_ended()
             failures = 0 if measured or returncode == 0 else failures + 1
@@ -135,17 +148,13 @@ class EdgeRunner:
             env=env,
         )
         log.debug("%s: started iperf3 pid %d", self.label, process.pid)
+        self.last_output = time.monotonic()
         try:
             while True:
-                timeout = None if self.listener else self.watchdog
-                try:
-                    raw = await asyncio.wait_for(process.stdout.readline(), timeout)
-                except asyncio.TimeoutError:
-                    self.last_error = f"no output for {self.watchdog:.0f} s, killed"
-                    process.kill()
-                    break
+                raw = await process.stdout.readline()
                 if not raw:
                     break
+                self.last_output = time.monotonic()
                 measured |= self._handle(raw.decode(errors="replace"), time.time())
             return await process.wait(), measured
         finally:
@@ -173,11 +182,11 @@ class EdgeRunner:
         if self.meter is None:
             return isinstance(event, Interval)
         samples: list[Sample] = []
-        if isinstance(event, TestStarted):
+        if isinstance(event, RunStarted):
             samples = self.meter.on_test_started(now)
         elif isinstance(event, Interval):
             samples = self.meter.on_interval(event, now)
-        elif isinstance(event, (TestEnded, Failed)):
+        elif isinstance(event, (RunEnded, Failed)):
             self.meter.on_test_ended()
         if samples:
             self.emit(self.edge, samples)
@@ -186,8 +195,8 @@ class EdgeRunner:
     def _note(self, message: str, level: int, delay: Optional[float] = None) -> None:
         suffix = f"; retry in {delay:g} s" if delay else ""
         # the same failure repeating during an outage is logged once, not every few seconds
-        if message != getattr(self, "_last_note", None) or level >= logging.ERROR:
+        if message != self.last_note or level >= logging.ERROR:
             log.log(level, "%s: %s%s", self.label, message, suffix)
         else:
             log.debug("%s: %s%s", self.label, message, suffix)
-        self._last_note = message
+        self.last_note = message

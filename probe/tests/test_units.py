@@ -1,0 +1,320 @@
+"""Fast tests of the pure parts: config, iperf3 command lines, output parsers, loss accounting, spool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from labkit import config, edge
+from syntraf_probe.config import ConfigError, parse_config
+from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
+from syntraf_probe.meter import ReceiverMeter
+from syntraf_probe.parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
+from syntraf_probe.spool import Spool
+
+ADDRESSES = {"a": "198.51.100.11", "b": "198.51.100.12"}
+
+
+def make_config(tmp_path, host="b", auth=None, mode="reverse", **edge_over):
+    edges = [edge(ADDRESSES, "g", "a", "b", 15001, mode, **edge_over)]
+    cfg = config(tmp_path, host, "g", edges, "http://127.0.0.1:1", ADDRESSES[host])
+    cfg["auth"] = auth
+    return parse_config(json.dumps(cfg), "g.json")
+
+
+# --- config ---------------------------------------------------------------------------------------
+
+
+def run_cli(tmp_path, text):
+    path = tmp_path / "g.json"
+    path.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "syntraf_probe", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result.returncode, result.stderr
+
+
+def test_malformed_config_exits_2_with_clear_message(tmp_path):
+    code, stderr = run_cli(tmp_path, '{"schema": 1, "host": ')
+    assert code == 2
+    assert "g.json: malformed JSON" in stderr
+
+
+def test_unknown_schema_exits_2(tmp_path):
+    cfg = config(tmp_path, "b", "g", [], "http://127.0.0.1:1")
+    cfg["schema"] = 2
+    code, stderr = run_cli(tmp_path, json.dumps(cfg))
+    assert code == 2
+    assert "key schema: unknown schema version 2; this probe understands schema 1" in stderr
+
+
+def test_missing_and_mistyped_keys_are_named(tmp_path):
+    cfg = config(tmp_path, "b", "g", [edge(ADDRESSES, "g", "a", "b", 15001)], "http://127.0.0.1:1")
+    del cfg["edges"][0]["port"]
+    with pytest.raises(ConfigError, match=r"key edges\[0\]\.port: missing"):
+        parse_config(json.dumps(cfg), "g.json")
+    cfg["edges"][0]["port"] = "15001"
+    with pytest.raises(ConfigError, match=r"key edges\[0\]\.port: expected int"):
+        parse_config(json.dumps(cfg), "g.json")
+    cfg["edges"][0]["port"] = 15001
+    cfg["host"] = "z"
+    with pytest.raises(ConfigError, match=r"key edges\[0\]: host z is neither src nor dst of edge a->b"):
+        parse_config(json.dumps(cfg), "g.json")
+
+
+# --- iperf3 command lines ---------------------------------------------------------------------------
+
+
+def test_reverse_initiator_on_312(tmp_path):
+    cfg = make_config(tmp_path, host="b")
+    argv = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
+    text = " ".join(argv)
+    assert "-c 198.51.100.11 -p 15001 -u -b 68800 -l 172 -t 300 -i 1 --dscp 46" in text
+    assert "--pacing-timer 20000" in text and "--connect-timeout 3000" in text
+    assert "-R --rcv-timeout 2000" in text and "--udp-counters-64bit" in text
+    assert argv[-1] == "--forceflush" and "--json-stream" not in argv
+    assert "--snd-timeout" not in argv  # only the sending side needs it
+
+
+def test_listener_binds_own_address_on_312_only(tmp_path):
+    cfg = make_config(tmp_path, host="a")
+    old = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
+    new = build_command(cfg, cfg.edges[0], (3, 18), {}).argv
+    assert old[:5] == ["/usr/bin/iperf3", "-s", "-p", "15001", "-i"]
+    assert "-B" in old and old[old.index("-B") + 1] == "198.51.100.11"
+    assert "-B" not in new
+    assert new[-1] == "--json-stream" and "--forceflush" not in new
+    assert "--rcv-timeout" in old
+
+
+def test_forward_initiator_gets_snd_timeout_and_rcv_timeout_floor(tmp_path):
+    cfg = make_config(tmp_path, host="a", mode="forward", listener="b", initiator="a", interval=0.2)
+    argv = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
+    assert "-R" not in argv and "--snd-timeout" in argv
+    listener = make_config(tmp_path, host="b", mode="forward", listener="b", initiator="a", interval=0.2)
+    server = build_command(listener, listener.edges[0], (3, 12), {}).argv
+    assert server[server.index("--rcv-timeout") + 1] == "1000"
+
+
+def test_auth_password_only_in_env_and_pkcs1_where_accepted(tmp_path):
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    (peers / "a.password").write_text("s3cr3t\n")
+    auth = {
+        "time_skew_threshold": 10,
+        "private_key_path": "/k/listener.pem",
+        "authorized_users_path": "/k/users.csv",
+        "username": "b",
+        "public_keys_dir": str(peers),
+    }
+    cfg = make_config(tmp_path, host="b", auth=auth, pkcs1_padding=True)
+    command = build_command(cfg, cfg.edges[0], (3, 12), {"IPERF3_PASSWORD": "inherited", "PATH": "/bin"})
+    assert "s3cr3t" not in " ".join(command.argv)
+    assert command.env["IPERF3_PASSWORD"] == "s3cr3t"
+    assert f"--username b --rsa-public-key-path {peers}/a.pem" in " ".join(command.argv)
+    assert "--use-pkcs1-padding" not in command.argv  # 3.12 has no such option
+    assert "--use-pkcs1-padding" in build_command(cfg, cfg.edges[0], (3, 18), {}).argv
+    assert "--use-pkcs1-padding" not in build_command(cfg, cfg.edges[0], (3, 20), {}).argv  # server-only
+    listener = make_config(tmp_path, host="a", auth=auth, pkcs1_padding=True)
+    server = build_command(listener, listener.edges[0], (3, 21), {"IPERF3_PASSWORD": "x"})
+    assert "--use-pkcs1-padding" in server.argv and "IPERF3_PASSWORD" not in server.env
+    assert "--authorized-users-path /k/users.csv --time-skew-threshold 10" in " ".join(server.argv)
+
+
+def test_version_and_pacing():
+    assert parse_version("iperf 3.12 (cJSON 1.7.15)\nLinux x 6.1") == (3, 12)
+    assert parse_version("iperf 3.18+ (cJSON 1.7.15)") == (3, 18)
+    with pytest.raises(ConfigError):
+        parse_version("command not found")
+    cfg_edge = edge(ADDRESSES, "g", "a", "b", 1)
+    from syntraf_probe.config import Edge
+
+    fast = Edge(**{**cfg_edge, "packets_per_second": 5000.0})
+    assert pacing_timer_us(fast) == 1000
+    slow = Edge(**{**cfg_edge, "packets_per_second": 1.0})
+    assert pacing_timer_us(slow) == 20000
+
+
+# --- parsers (lines from iperf3.md) ------------------------------------------------------------------
+
+TEXT_312 = """Connecting to host 127.0.0.1, port 5201
+Reverse mode, remote host 127.0.0.1 is sending
+[  5] local 127.0.0.1 port 40420 connected to 127.0.0.1 port 25101
+[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams
+[  5]   0.00-1.00   sec  12.2 KBytes   100 Kbits/sec  0.010 ms  0/391 (0%)
+[  5]   1.00-2.00   sec  0.00 Bytes  0.00 bits/sec  0.010 ms  0/0 (0%)
+[  5]   2.00-3.00   sec  2.50 KBytes  20.5 Kbits/sec  0.011 ms  1964/2148 (91%)
+[  5]   3.00-4.00   sec  12.2 KBytes   100 Kbits/sec  0.010 ms  -1/391 (-0.26%)
+[  5]   4.00-5.00   sec  11.0 KBytes  90.1 Kbits/sec  0.012 ms  39/391 (1e+02%)
+[  5]   0.00-3.00   sec  36.6 KBytes   100 Kbits/sec  0.000 ms  0/1172 (0%)  sender
+[SUM]  0.0- 4.0 sec  15 datagrams received out-of-order
+[  5]   0.00-3.00   sec  36.6 KBytes   100 Kbits/sec  0.005 ms  0/1172 (0%)  receiver
+[  7][RX-C]   0.00-1.00   sec  12.2 KBytes   100 Kbits/sec  0.007 ms  0/391 (0%)
+[  5][TX-C]   0.00-1.00   sec  12.2 KBytes   100 Kbits/sec            391
+[  5]   0.00-1.00   sec  12.2 KBytes   100 Kbits/sec  391
+iperf3: error - idle timeout for receiving data
+Server listening on 5201 (test #2)
+iperf3: interrupt - the client has terminated
+"""
+
+
+def test_text_312_lines():
+    events = [parse_text_line(line) for line in TEXT_312.splitlines()]
+    events = [e for e in events if e is not None]
+    assert events[0] == RunStarted()
+    intervals = [e for e in events if isinstance(e, Interval)]
+    assert [(i.start, i.end, i.packets, i.lost) for i in intervals] == [
+        (0.0, 1.0, 391, 0),
+        (1.0, 2.0, 0, 0),
+        (2.0, 3.0, 2148, 1964),
+        (3.0, 4.0, 391, -1),
+        (4.0, 5.0, 391, 39),
+        (0.0, 1.0, 391, 0),  # the [RX-C] receiver line of --bidir
+    ]
+    assert intervals[0].bits_per_second == 100e3 and intervals[0].jitter_ms == 0.010
+    assert intervals[0].bytes == pytest.approx(12.2 * 1024)
+    assert events.count(RunEnded()) == 3  # sender and receiver summary lines, "Server listening"
+    assert [e.message for e in events if isinstance(e, Failed)] == [
+        "idle timeout for receiving data",
+        "the client has terminated",
+    ]
+
+
+def test_json_stream_events():
+    interval = {
+        "event": "interval",
+        "data": {
+            "streams": [],
+            "sum": {
+                "start": 1.0,
+                "end": 2.0,
+                "seconds": 1.0,
+                "bytes": 8600,
+                "bits_per_second": 68800.0,
+                "jitter_ms": 0.02,
+                "lost_packets": 3,
+                "packets": 50,
+                "lost_percent": 6.0,
+                "omitted": False,
+                "sender": False,
+            },
+        },
+    }
+    sender = {
+        "event": "interval",
+        "data": {"sum": {"start": 0, "end": 1, "bytes": 1, "packets": 50, "sender": True}},
+    }
+    assert (
+        parse_json_line(json.dumps({"event": "start", "data": {"timestamp": {"timesecs": 1}}}))
+        == RunStarted()
+    )
+    assert parse_json_line(json.dumps(interval)) == Interval(1.0, 2.0, 8600.0, 68800.0, 0.02, 50, 3)
+    assert parse_json_line(json.dumps(sender)) is None
+    error = {"event": "error", "data": "idle timeout for receiving data"}
+    assert parse_json_line(json.dumps(error)) == Failed("idle timeout for receiving data")
+    assert parse_json_line(json.dumps({"event": "end", "data": {}})) == RunEnded()
+    assert parse_json_line("iperf3: error - unable to connect to server: Connection refused") == Failed(
+        "unable to connect to server: Connection refused"
+    )
+
+
+# --- loss accounting ---------------------------------------------------------------------------------
+
+
+def iv(start, packets, lost, length=1.0):
+    return Interval(start, start + length, packets * 172.0, packets * 1376.0, 0.01, packets, lost)
+
+
+def test_repeated_and_partial_lines_are_dropped():
+    meter = ReceiverMeter(1.0, 50, now=0.0)
+    meter.on_test_started(0.0)
+    assert len(meter.on_interval(iv(0, 50, 0), 1.0)) == 1
+    assert meter.on_interval(iv(0, 50, 0), 1.01) == []  # 3.12 repeats the last line before an error exit
+    assert meter.on_interval(iv(1, 1, 0, length=0.01), 1.02) == []  # partial final interval
+
+
+def test_outage_within_a_test_is_not_counted_twice():
+    meter = ReceiverMeter(1.0, 50, now=0.0)
+    meter.on_test_started(0.0)
+    samples = meter.on_interval(iv(0, 50, 0), 1.0)
+    samples += meter.on_interval(iv(1, 20, 0), 2.0)  # the outage starts: fewer packets, none lost
+    assert meter.suspect and not meter.measuring
+    samples += meter.on_interval(iv(2, 0, 0), 3.0)  # 0/0
+    samples += meter.tick(5.3)  # iperf3 silent for a slot: the ticker writes it
+    samples += meter.on_interval(iv(4, 150, 130), 5.4)  # traffic returns: the whole gap as loss
+    ups = [s.up for s in samples]
+    assert ups == [1, 1, 0, 0, 1]
+    assert [s.loss_pct for s in samples if s.up == 0] == [100.0, 100.0]
+    # network really dropped 30 (rest of second 2) + 50 + 50 + 30 = 130 = what iperf3 finally reported
+    assert sum(s.lost for s in samples) == 130
+    assert samples[-1].lost == 30 and samples[-1].packets == 50
+    times = [s.time for s in samples]
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+def test_silence_without_a_test_is_an_outage_per_interval_and_stands():
+    meter = ReceiverMeter(1.0, 50, now=100.0)
+    assert meter.tick(101.5) == []
+    samples = meter.tick(102.3)  # slot 100-101 ended more than an interval ago: within two intervals
+    assert [(s.time, s.up, s.lost, s.packets) for s in samples] == [(101.0, 0, 50, 50)]
+    samples = meter.tick(105.3)
+    assert [s.time for s in samples] == [102.0, 103.0, 104.0]
+    meter.on_test_started(105.5)  # a new test never reports the gap: nothing is owed
+    first = meter.on_interval(iv(0, 50, 0), 106.5)
+    assert first[0].lost == 0 and first[0].time == pytest.approx(106.5)
+
+
+def test_a_test_starting_is_given_two_intervals_before_silence_counts():
+    meter = ReceiverMeter(1.0, 50, now=0.0)
+    meter.on_test_started(0.2)
+    assert meter.tick(2.0) == []
+    assert len(meter.tick(2.6)) == 1
+
+
+def test_consecutive_tests_do_not_overlap():
+    meter = ReceiverMeter(1.0, 50, now=0.0)
+    meter.on_test_started(0.0)
+    last = meter.on_interval(iv(0, 50, 0), 1.0)[0]
+    meter.on_test_ended()
+    meter.on_test_started(1.0)
+    # a line that arrived early relative to the previous test's last point
+    first = meter.on_interval(iv(0, 50, 0), 1.3)[0]
+    assert first.time >= last.time + 1.0
+
+
+# --- spool --------------------------------------------------------------------------------------------
+
+
+def test_spool_is_bounded_drops_oldest_and_replays_in_order(tmp_path):
+    spool = Spool(str(tmp_path / "s"), max_bytes=8192)
+    for batch in range(100):
+        spool.append([f"m v={batch}i {batch}"] * 10)  # ~130 bytes per batch
+    assert spool.bytes <= 8192
+    assert spool.dropped_points > 0
+    assert spool.points + spool.dropped_points == 1000
+    replayed = []
+    while spool:
+        sequence, lines = spool.oldest()
+        replayed += lines
+        spool.remove(sequence)
+    values = [int(line.split("=")[1].split("i")[0]) for line in replayed]
+    assert values == sorted(values) and values[-1] == 99
+    again = Spool(str(tmp_path / "s"), max_bytes=8192)
+    assert not again and again.points == 0
+
+
+def test_spool_survives_a_restart_and_ignores_a_torn_line(tmp_path):
+    spool = Spool(str(tmp_path / "s"), max_bytes=1 << 20)
+    spool.append(["a v=1i 1", "a v=2i 2"])
+    path = next((tmp_path / "s").glob("*.lp"))
+    with open(path, "a") as handle:
+        handle.write("a v=3i")  # a crash in the middle of a write
+    reopened = Spool(str(tmp_path / "s"), max_bytes=1 << 20)
+    assert reopened.oldest()[1] == ["a v=1i 1", "a v=2i 2"]
+    reopened.append(["a v=4i 4"])
+    assert reopened.points == 3
