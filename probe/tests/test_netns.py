@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import time
 
 import pytest
 from labkit import ProbeProcess, config, edge, gaps, points, wait_for
 
 from syntraf_ctl.lab.network import netns_run, nft_apply, nft_delete_table
+from syntraf_ctl.lab.tsdb import export, start_victoria_metrics
 
 pytestmark = pytest.mark.netns
 
@@ -140,3 +143,74 @@ def test_partition_outage_points_and_recovery_without_double_count(lab, tmp):
         assert 0.7 * 10 * 50 <= lost <= 1.3 * (healed - cut) * 50 + 100, (key, lost)
         pct = {v for t, v in got[key]["loss_pct"] if t in outage}
         assert pct == {100.0}, (key, pct)
+
+
+def test_database_down_for_60_s_every_interval_arrives_exactly_once(lab, tmp):
+    group = "dbdown"
+    edges = [edge(lab["addresses"], group, "a", "b", 15131), edge(lab["addresses"], group, "b", "a", 15132)]
+    host = lab["url"].split("//")[1].split(":")[0]
+    listen = f"{host}:{21000 + os.getpid() % 20000}"
+    url = f"http://{listen}"
+    database = start_victoria_metrics(tmp / "vm", listen, tmp / "vm.log")
+    start = time.time()
+    try:
+        with two_probes(lab, tmp, group, edges, db_url=url):
+            wait_for(lambda: len(points(url, group, start)) == 2, 30, what="both edges in the database")
+            database.kill()
+            database.wait()
+            time.sleep(60)
+            database = start_victoria_metrics(tmp / "vm", listen, tmp / "vm.log")
+            time.sleep(12)  # replay
+        got = points(url, group, start)
+    finally:
+        database.kill()
+        database.wait()
+    for key in [("a", "b"), ("b", "a")]:
+        times = [t for t, _ in got[key]["up"]]
+        assert len(times) == len(set(times)), f"{key}: duplicates"
+        assert len(times) >= 75, (key, len(times))
+        assert all(0.5 <= gap <= 1.5 for gap in gaps(times)), (key, gaps(times))
+        assert sum(v for _, v in got[key]["up"]) >= len(times) - 4, key  # measuring all along
+
+
+def probe_pids(probe) -> dict:
+    """port -> pid of this probe's iperf3 children."""
+    return {argv[argv.index("-p") + 1]: pid for pid, argv in probe.children().items() if "-p" in argv}
+
+
+def test_sighup_restarts_only_the_changed_edge_and_a_killed_child_is_restarted(lab, tmp):
+    group = "reload"
+    edges = [edge(lab["addresses"], group, "a", "b", 15141), edge(lab["addresses"], group, "b", "a", 15142)]
+    start = time.time()
+    with two_probes(lab, tmp, group, edges) as probes:
+        wait_for(measuring(lab, group, start, [("a", "b"), ("b", "a")], 3), 30, what="measuring")
+        before = probe_pids(probes["b"])
+        edges[1] = {**edges[1], "dscp": 10}  # b->a changes
+        for host, probe in probes.items():
+            cfg = config(tmp, host, group, edges, lab["url"], lab["addresses"][host])
+            cfg["revision"] = "rev2"
+            probe.reload(cfg)
+        reloaded = time.time()
+        wait_for(
+            lambda: any(k == ("b", "a") for k in points(lab["url"], group, reloaded)),
+            20,
+            what="b->a after reload",
+        )
+        time.sleep(4)
+        after = probe_pids(probes["b"])
+        assert before["15141"] == after["15141"], "the unchanged edge's iperf3 was restarted"
+        assert before["15142"] != after["15142"], "the changed edge's iperf3 was not restarted"
+        os.kill(after["15141"], signal.SIGKILL)
+        killed = time.time()
+        time.sleep(6)
+        assert probe_pids(probes["b"]).get("15141") not in (None, after["15141"])
+        state = probes["b"].state()
+        assert state["revision"] == "rev2"
+        assert state["health"]["restarts"] >= 1
+        wait_for(measuring(lab, group, killed + 1, [("a", "b")], 2), 20, what="measuring after the kill")
+    got = export(lab["url"], f'{{__name__="syntraf_up",group="{group}"}}', start)
+    unchanged = next(s for s in got if s.labels["src"] == "a")
+    times = [t for t, _ in unchanged.points if t < killed]
+    assert all(0.8 <= gap <= 1.2 for gap in gaps(times)), gaps(times)  # no gap through the reload
+    changed = {s.labels["dscp"] for s in got if s.labels["src"] == "b"}
+    assert changed == {"46", "10"}
