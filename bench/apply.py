@@ -3,16 +3,16 @@
 no-op apply, and the number of tasks each host runs for a small and a large mesh (they must be equal: the
 role loops over groups and files, it never grows with the number of edges).
 
-    .venv/bin/python bench/apply.py [--subnet 203.0.113.0/27]
+    .venv/bin/python bench/apply.py
 
-Boots its own lab (named bench<pid>) and always takes it down again.
+Boots its own lab (named b<pid>, on a free subnet of 203.0.113.0/24 or $SYNTRAF_LAB_SUBNET) and always takes
+it down again.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +24,8 @@ import yaml
 
 from syntraf_ctl.commands.apply import deploy
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.lifecycle import LabConfig, lab_down, lab_up
+from syntraf_ctl.lab.lifecycle import lab_down
+from syntraf_ctl.lab.testlabs import owned_lab_name, up_on_free_subnet
 from syntraf_ctl.runner import PlainProgress
 
 LARGE_GROUPS = 8  # the large mesh: this many groups over the same hosts, 8x the edges per host
@@ -67,18 +68,13 @@ def make_large(inventory: Path, target: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
+    argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--subnet", default=os.environ.get("SYNTRAF_LAB_SUBNET", "203.0.113.224/27"))
-    args = parser.parse_args()
-    name = f"bench{os.getpid()}"
+    ).parse_args()
+    name = owned_lab_name("b")
     work = Path(tempfile.mkdtemp(prefix="syntraf-bench-"))
     try:
-        report = lab_up(
-            LabConfig(name=name, nodes=3, subnet=args.subnet, inventory_dir=work / "small"),
-            say=lambda _: None,
-        )
+        report = up_on_free_subnet(name, 3, work / "small", say=lambda _: None)
         small = Path(report.state.inventory_dir)
         cold = timed_apply(small)
         noop = timed_apply(small)
