@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Config, ConfigError, Edge
+from .keys import public_key_path
 
 Version = tuple  # (major, minor)
 
@@ -72,8 +73,12 @@ def _output_flags(version: Version) -> list[str]:
     return ["--json-stream"] if uses_json_stream(version) else ["--forceflush"]
 
 
-def build_command(config: Config, edge: Edge, version: Version, base_env: Optional[dict] = None) -> Command:
-    """The iperf3 command this host runs for `edge`; the password travels only in the child's env."""
+def build_command(
+    config: Config, edge: Edge, version: Version, base_env: Optional[dict] = None, alternate_key: bool = False
+) -> Command:
+    """The iperf3 command this host runs for `edge`; the password travels only in the child's env.
+
+    `alternate_key`: an initiator uses the listener's other public key (during a key rotation, keys.py)."""
     env = dict(os.environ if base_env is None else base_env)
     env.pop("IPERF3_PASSWORD", None)
     binary = config.iperf3.binary
@@ -103,9 +108,9 @@ def build_command(config: Config, edge: Edge, version: Version, base_env: Option
         argv += ["--snd-timeout", str(max(3000, config.iperf3.connect_timeout_ms))]
     if auth is not None:
         argv += ["--username", auth.username]
-        peer = Path(auth.public_keys_dir) / edge.listener
-        argv += ["--rsa-public-key-path", f"{peer}.pem"]
-        env["IPERF3_PASSWORD"] = read_password(f"{peer}.password")  # one password per listener
+        argv += ["--rsa-public-key-path", public_key_path(auth, edge.listener, alternate_key)]
+        # one password per initiator and listener
+        env["IPERF3_PASSWORD"] = read_password(str(Path(auth.public_keys_dir) / f"{edge.listener}.password"))
     if edge.pkcs1_padding and PKCS1_SINCE <= version < PKCS1_CLIENT_UNTIL:
         argv.append("--use-pkcs1-padding")
     return Command(argv + _output_flags(version), env)

@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
 from .iperf3 import Version, build_command, is_listener, uses_json_stream
+from .keys import ROTATION_PAUSE, file_stamp, refused, rotating
 from .meter import ReceiverMeter, Sample
 from .parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
 
@@ -20,6 +21,7 @@ BUSY_DELAY = 1.0
 CONFIG_ERROR_DELAY = 60.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 STOP_GRACE = 2.0
+KEY_CHECK_SECONDS = 1.0
 CONFIG_ERROR_HINTS = ("authorization failed", "parameter error", "you must specify", "server only", "bad tos")
 
 
@@ -65,6 +67,10 @@ class EdgeRunner:
         self.stopped = False
         self.last_output = time.monotonic()
         self.last_note: Optional[str] = None
+        self.key_stamp: Optional[tuple] = None  # a listener's private key file when its iperf3 started
+        self.key_replaced = False
+        self.in_test = False  # a listener's iperf3 is serving a test
+        self.key_checked = 0.0
         # an initiator silent this long is wedged (the UDP handshake alone may take 30 s)
         self.watchdog = max(60.0, 5 * edge.interval + config.iperf3.connect_timeout_ms / 1000 + 35)
 
@@ -94,6 +100,8 @@ class EdgeRunner:
         if not self.listener and process is not None and process.returncode is None and silent:
             self.last_error = f"no output for {self.watchdog:.0f} s, killed"
             process.kill()
+        if self.listener and time.monotonic() - self.key_checked >= KEY_CHECK_SECONDS:
+            self._restart_if_key_replaced()  # an idle listener (its initiator is away) switches keys too
         if self.meter is not None:
             samples = self.meter.tick(now)
             if samples:
@@ -110,9 +118,12 @@ class EdgeRunner:
 
     async def _run(self) -> None:
         failures = 0
+        alternate = retried = False  # key rotation: use the listener's other public key; tried it already
         while not self.stopped:
+            rotation = not self.listener and rotating(self.config.auth, self.edge.listener)
+            alternate = alternate and rotation
             try:
-                command = build_command(self.config, self.edge, self.version)
+                command = build_command(self.config, self.edge, self.version, alternate_key=alternate)
             except ConfigError as error:
                 self._note(f"configuration error: {error}", logging.ERROR)
                 self.phase = "config_error"
@@ -124,8 +135,19 @@ class EdgeRunner:
                 return
             if self.meter is not None:
                 self.meter.on_test_ended()
+            if self.key_replaced:
+                self.key_replaced = False
+                log.info("%s: private key replaced: iperf3 restarted between two tests", self.label)
+                continue
+            if rotation and refused(self.last_error) and not retried:
+                alternate, retried = not alternate, True
+                log.info("%s: refused during a key rotation: trying the listener's other key", self.label)
+                continue
+            retried = retried and not (measured or returncode == 0)
             failures = 0 if measured or returncode == 0 else failures + 1
             delay, self.phase = restart_delay(returncode, self.last_error, measured, failures)
+            if rotation and not delay:
+                delay = ROTATION_PAUSE  # lets the listener restart with its new key between two tests
             if returncode != 0 or self.last_error:
                 self.restarts += 1
                 what = "configuration error: " if self.phase == "config_error" else ""
@@ -148,6 +170,9 @@ class EdgeRunner:
             env=env,
         )
         log.debug("%s: started iperf3 pid %d", self.label, process.pid)
+        self.in_test = False
+        if self.listener and self.config.auth is not None:
+            self.key_stamp = file_stamp(self.config.auth.private_key_path)
         self.last_output = time.monotonic()
         try:
             while True:
@@ -179,6 +204,9 @@ class EdgeRunner:
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
+        if self.listener and isinstance(event, (RunStarted, RunEnded)):
+            self.in_test = isinstance(event, RunStarted)
+            self._restart_if_key_replaced()
         if self.meter is None:
             return isinstance(event, Interval)
         samples: list[Sample] = []
@@ -191,6 +219,18 @@ class EdgeRunner:
         if samples:
             self.emit(self.edge, samples)
         return isinstance(event, Interval)
+
+    def _restart_if_key_replaced(self) -> None:
+        """A listener whose private key file was replaced restarts its iperf3 (which reads the key only when
+        it starts) as soon as it serves no test: at the end of the current one, never during it."""
+        self.key_checked = time.monotonic()
+        auth, process = self.config.auth, self.process
+        if auth is None or self.in_test or process is None or self.key_replaced:
+            return
+        if file_stamp(auth.private_key_path) != self.key_stamp:
+            self.key_replaced = True
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
 
     def _note(self, message: str, level: int, delay: Optional[float] = None) -> None:
         suffix = f"; retry in {delay:g} s" if delay else ""

@@ -7,10 +7,12 @@ No host receives a seed, another host's private key, or a password that another 
 
 Rotation (syntraf_ctl.auth.store): outside a rotation everything is the active generation. In the `accept`
 phase listeners also accept the new generation's passwords (iperf3 re-reads the users file at every
-connection, so nothing restarts). In the `switch` phase listeners hold the new private key and initiators
-use the new passwords and public keys; the old public key stays beside the new one as `<L>.old.pem`, so an
-initiator can still authenticate to a listener that has not restarted its iperf3 with the new key yet.
-Finishing the rotation removes the old generation everywhere.
+connection, so nothing restarts), and initiators get the new public key as `<L>.alt.pem`. In the `switch`
+phase listeners hold the new private key (their iperf3 restarts between two tests) and initiators use the
+new passwords and public keys, the old key being `<L>.alt.pem`. An initiator refused by a listener tries the
+other key at once (the probe's keys.py), so whichever key a listener's iperf3 holds at a given moment, and
+in whichever order Ansible reaches the hosts, a test authenticates. Finishing the rotation removes the old
+generation everywhere.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ def host_files(store: AuthStore, pairs: Iterable[tuple[str, str]], uid: str) -> 
             for initiator in initiators
         ]
         files[USERS_FILE] = users_file(entries, f"iperf3 users accepted by {uid}; written by syntraf-ctl")
+    other = [number for number in store.live if number != current]
     for listener in sorted({listener for listener, initiator in pairs if initiator == uid}):
         files[f"{PEERS_DIR}/{listener}.pem"] = store.material(current, listener).public_key
         files[f"{PEERS_DIR}/{listener}.password"] = pair_password(store.material(current, uid).seed, listener)
-        if current != store.active:
-            files[f"{PEERS_DIR}/{listener}.old.pem"] = store.material(store.active, listener).public_key
+        for number in other:
+            files[f"{PEERS_DIR}/{listener}.alt.pem"] = store.material(number, listener).public_key
     return files
 
 

@@ -100,7 +100,7 @@ def test_wrong_password_unknown_user_wrong_key_and_no_credentials_are_refused(li
     attempts = {
         "wrong password": _client(listener, root, good[:-1] + ("A" if good[-1] != "A" else "B")),
         "unknown user": _client(listener, root, good, user="L"),
-        "old public key": _client(listener, root, good, key="L.old.pem"),
+        "old public key": _client(listener, root, good, key="L.alt.pem"),
         "no credentials": _client(listener, root, None),
     }
     for what, result in attempts.items():

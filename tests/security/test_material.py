@@ -177,6 +177,7 @@ def test_rotation_phases_scope_old_and_new_material():
     accept = host_files(store, MESH, "a")
     assert accept["listener.pem"] == old["a"].private_key  # the key changes only in the switch phase
     assert accept["peers/b.password"] == pair_password(old["a"].seed, "b")
+    assert (accept["peers/b.pem"], accept["peers/b.alt.pem"]) == (old["b"].public_key, new["b"].public_key)
     for generation in (old, new):  # b's passwords of both generations are accepted by a
         line = f"b,{password_hash('b', pair_password(generation['b'].seed, 'a'))}"
         assert line in accept["users.csv"]
@@ -184,13 +185,13 @@ def test_rotation_phases_scope_old_and_new_material():
     switch = host_files(store, MESH, "a")
     assert switch["listener.pem"] == new["a"].private_key
     assert switch["peers/b.pem"] == new["b"].public_key
-    assert switch["peers/b.old.pem"] == old["b"].public_key
+    assert switch["peers/b.alt.pem"] == old["b"].public_key
     assert switch["peers/b.password"] == pair_password(new["a"].seed, "b")
     assert switch["users.csv"] == accept["users.csv"]
     auth_store.finish_rotation(store)
     done = host_files(store, MESH, "a")
     assert sorted(store.generations) == [2] and store.active == 2 and store.rotation is None
-    assert "peers/b.old.pem" not in done
+    assert "peers/b.alt.pem" not in done
     assert f"b,{password_hash('b', pair_password(old['b'].seed, 'a'))}" not in done["users.csv"]
     assert f"b,{password_hash('b', pair_password(new['b'].seed, 'a'))}" in done["users.csv"]
 
