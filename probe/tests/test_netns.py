@@ -168,7 +168,7 @@ def test_database_down_for_60_s_every_interval_arrives_exactly_once(lab, tmp):
     for key in [("a", "b"), ("b", "a")]:
         times = [t for t, _ in got[key]["up"]]
         assert len(times) == len(set(times)), f"{key}: duplicates"
-        assert len(times) >= 75, (key, len(times))
+        assert len(times) >= 65, (key, len(times))  # ~75 s from the first point to the stop
         assert all(0.5 <= gap <= 1.5 for gap in gaps(times)), (key, gaps(times))
         assert sum(v for _, v in got[key]["up"]) >= len(times) - 4, key  # measuring all along
 
