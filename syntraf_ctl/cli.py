@@ -7,7 +7,16 @@ import sys
 from collections.abc import Sequence
 
 # Each entry names a module with `register(subparsers)`; registration sets `func` to the module's `run`.
-COMMAND_MODULES: list[str] = ["import_toml", "plan", "render", "lab", "apply", "destroy", "status"]
+COMMAND_MODULES: list[str] = [
+    "import_toml",
+    "plan",
+    "render",
+    "lab",
+    "apply",
+    "destroy",
+    "status",
+    "rotate_keys",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
