@@ -33,6 +33,13 @@ def refused(message: Optional[str]) -> bool:
     return "authorization failed" in (message or "").lower()
 
 
+def listener_idle(line: str) -> bool:
+    """A listener's iperf3 waits for its next client: the test before is completely over (its client sent
+    IPERF_DONE), so restarting it now cuts no test. Text mode (3.12): "Server listening on ...";
+    --json-stream (3.17+): the "end" event, written once the test is closed."""
+    return line.startswith("Server listening on") or line.startswith('{"event":"end"')
+
+
 def file_stamp(path: str) -> Optional[tuple]:
     """Identity of a file's content as replaced by Ansible (a rename: new inode), None if missing."""
     try:

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
 from .iperf3 import Version, build_command, is_listener, uses_json_stream
-from .keys import ROTATION_PAUSE, file_stamp, refused, rotating
+from .keys import ROTATION_PAUSE, file_stamp, listener_idle, refused, rotating
 from .meter import ReceiverMeter, Sample
 from .parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
 
@@ -204,7 +204,7 @@ class EdgeRunner:
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
-        if self.listener and isinstance(event, (RunStarted, RunEnded)):
+        if self.listener and (isinstance(event, RunStarted) or listener_idle(text)):
             self.in_test = isinstance(event, RunStarted)
             self._restart_if_key_replaced()
         if self.meter is None:
