@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from syntraf_ctl.artifact import build
 from syntraf_ctl.commands.apply import deploy
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.lifecycle import lab_down
@@ -50,8 +51,9 @@ def tasks_per_host(inventory: Path) -> tuple[dict[str, int], int]:
     args = argparse.Namespace(
         inventory=str(inventory), limit=None, forks=None, check=False, diff=False, vault_password_file=None
     )
+    artifact = build()  # one probe build for all runs, even if the probe's sources change meanwhile
     for _ in range(3):
-        run = deploy(plan, args, PlainProgress(io.StringIO()))
+        run = deploy(plan, args, PlainProgress(io.StringIO()), artifact)
         if not run.succeeded:
             raise SystemExit(f"apply failed: {[str(failure) for failure in run.failures]}")
         if run.changed == 0:

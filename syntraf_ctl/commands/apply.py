@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from syntraf_ctl.artifact import ArtifactError, build
+from syntraf_ctl.artifact import Artifact, ArtifactError, build
 from syntraf_ctl.auth.prepare import prepare_or_report
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
 from syntraf_ctl.plan import Plan
@@ -37,9 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def deploy(plan: Plan, args: argparse.Namespace, progress: Progress) -> PlaybookRun:
-    """Render `plan` and the probe artifact, then run the deploy playbook. Raises ArtifactError."""
-    artifact = build()
+def deploy(
+    plan: Plan, args: argparse.Namespace, progress: Progress, artifact: Artifact | None = None
+) -> PlaybookRun:
+    """Render `plan` and build the probe artifact (unless given), then run the deploy playbook.
+
+    Raises ArtifactError."""
+    artifact = artifact or build()
     with tempfile.TemporaryDirectory(prefix="syntraf-apply-") as work:
         render_dir = os.path.join(work, "rendered")
         if args.check:  # ports are deterministic: the lock file is only written when applying for real
