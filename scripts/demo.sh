@@ -14,8 +14,9 @@ scripts/setup.sh
 CTL=.venv/bin/syntraf-ctl
 INVENTORY=inventories/lab
 
+# SYNTRAF_LAB_SUBNET picks another subnet than the lab's default 198.51.100.0/24 (e.g. while tests use it).
 echo "== syntraf-ctl lab up --nodes 3"
-$CTL lab up --nodes 3
+$CTL lab up --nodes 3 ${SYNTRAF_LAB_SUBNET:+--subnet "$SYNTRAF_LAB_SUBNET"}
 echo
 echo "== syntraf-ctl apply -i $INVENTORY"
 $CTL apply -i "$INVENTORY"

@@ -238,13 +238,16 @@ class PlainProgress:
     """One line per play, and per host for every change (with its diff when asked), failure or unreachable
     host (logs, CI)."""
 
-    def __init__(self, stream: TextIO = sys.stdout, show_diff: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO = sys.stdout, show_diff: bool = False, only_failures: bool = False
+    ) -> None:
         self.stream = stream
         self.show_diff = show_diff
+        self.only_failures = only_failures
 
     def event(self, event: dict[str, Any]) -> None:
         line = describe(event, self.show_diff)
-        if line:
+        if line and not (self.only_failures and line.startswith("==")):
             print(line, file=self.stream, flush=True)
 
     def finish(self) -> None:

@@ -37,7 +37,10 @@ def planned_edges(args: argparse.Namespace) -> list[tuple[str, str, str]] | None
 def run(args: argparse.Namespace) -> int:
     planned = planned_edges(args)
     result = run_playbook(
-        "status.yml", options_from_args(args), PlainProgress(sys.stderr), "syntraf_probe_status"
+        "status.yml",
+        options_from_args(args),
+        PlainProgress(sys.stderr, only_failures=True),
+        "syntraf_probe_status",
     )
     failures = {
         failure.host: failure.message for failure in result.failures if failure.host not in result.results
