@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     parser = argparse.ArgumentParser(
-        prog="syntraf-ctl", description="Measure every path of a network mesh with iperf3, deployed by Ansible."
+        prog="syntraf-ctl",
+        description="Measure every path of a network mesh with iperf3, deployed by Ansible.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
