@@ -5,7 +5,9 @@ While syntraf-ctl rotate-keys changes generations, an initiator holds two public
 private key it started with until it restarts, which it does only between two tests, and because Ansible
 reaches hosts in any order. So an initiator whose credentials L refuses tries the other key at once, and
 pauses briefly between tests so L can restart in between. A listener restarts its iperf3 when its private
-key file was replaced, as soon as no test is running.
+key file was replaced, as soon as no test is running: when iperf3 says it waits for a client, or when it
+has been silent for two intervals (a running test prints a line every interval; 3.12 may hold back its
+first lines for up to an interval, so its "Accepted connection" line cannot be relied upon).
 """
 
 from __future__ import annotations

@@ -69,7 +69,6 @@ class EdgeRunner:
         self.last_note: Optional[str] = None
         self.key_stamp: Optional[tuple] = None  # a listener's private key file when its iperf3 started
         self.key_replaced = False
-        self.in_test = False  # a listener's iperf3 is serving a test
         self.key_checked = 0.0
         # an initiator silent this long is wedged (the UDP handshake alone may take 30 s)
         self.watchdog = max(60.0, 5 * edge.interval + config.iperf3.connect_timeout_ms / 1000 + 35)
@@ -100,7 +99,8 @@ class EdgeRunner:
         if not self.listener and process is not None and process.returncode is None and silent:
             self.last_error = f"no output for {self.watchdog:.0f} s, killed"
             process.kill()
-        if self.listener and time.monotonic() - self.key_checked >= KEY_CHECK_SECONDS:
+        idle = time.monotonic() - self.last_output > 2 * self.edge.interval + 1
+        if self.listener and idle and time.monotonic() - self.key_checked >= KEY_CHECK_SECONDS:
             self._restart_if_key_replaced()  # an idle listener (its initiator is away) switches keys too
         if self.meter is not None:
             samples = self.meter.tick(now)
@@ -146,8 +146,10 @@ class EdgeRunner:
             retried = retried and not (measured or returncode == 0)
             failures = 0 if measured or returncode == 0 else failures + 1
             delay, self.phase = restart_delay(returncode, self.last_error, measured, failures)
-            if rotation and not delay:
-                delay = ROTATION_PAUSE  # lets the listener restart with its new key between two tests
+            if rotation and failures <= 1:
+                # lets the listener restart with its new key between two tests; a first failure (the
+                # listener restarting as this test connected) is retried as soon too
+                delay = ROTATION_PAUSE
             if returncode != 0 or self.last_error:
                 self.restarts += 1
                 what = "configuration error: " if self.phase == "config_error" else ""
@@ -170,7 +172,6 @@ class EdgeRunner:
             env=env,
         )
         log.debug("%s: started iperf3 pid %d", self.label, process.pid)
-        self.in_test = False
         if self.listener and self.config.auth is not None:
             self.key_stamp = file_stamp(self.config.auth.private_key_path)
         self.last_output = time.monotonic()
@@ -199,14 +200,13 @@ class EdgeRunner:
 
     def _handle(self, text: str, now: float) -> bool:
         event = self.parse(text)
+        if self.listener and listener_idle(text):
+            self._restart_if_key_replaced()
         if event is None:
             return False
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
-        if self.listener and (isinstance(event, RunStarted) or listener_idle(text)):
-            self.in_test = isinstance(event, RunStarted)
-            self._restart_if_key_replaced()
         if self.meter is None:
             return isinstance(event, Interval)
         samples: list[Sample] = []
@@ -222,10 +222,10 @@ class EdgeRunner:
 
     def _restart_if_key_replaced(self) -> None:
         """A listener whose private key file was replaced restarts its iperf3 (which reads the key only when
-        it starts) as soon as it serves no test: at the end of the current one, never during it."""
+        it starts); called only while it serves no test (keys.py)."""
         self.key_checked = time.monotonic()
         auth, process = self.config.auth, self.process
-        if auth is None or self.in_test or process is None or self.key_replaced:
+        if auth is None or process is None or self.key_replaced:
             return
         if file_stamp(auth.private_key_path) != self.key_stamp:
             self.key_replaced = True

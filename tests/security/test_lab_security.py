@@ -162,7 +162,7 @@ def test_clients_without_or_with_wrong_credentials_are_refused_by_every_listener
                     "another host's name": f"{password} {base} --username {edge.listener} {auth}",
                 }
                 for what, command in attempts.items():
-                    done = secured.sh(initiator, command)
+                    done = attempt(secured, initiator, command)
                     assert done.returncode != 0, f"{what} -> {edge.listener}:{edge.port} ran a test"
                     assert "authorization failed" in done.stdout + done.stderr, (
                         what,
@@ -170,11 +170,23 @@ def test_clients_without_or_with_wrong_credentials_are_refused_by_every_listener
                         done.stderr,
                     )
                 right = f"{password} {base} --username {initiator} {auth}"
-                done = secured.sh(initiator, right)
+                done = attempt(secured, initiator, right)
                 assert done.returncode == 0, (edge.key, done.stdout, done.stderr)
         finally:
             secured.sh(initiator, "systemctl start syntraf.target")
     secured.wait_measuring(time.time())
+
+
+def attempt(secured: Secured, host: str, command: str) -> subprocess.CompletedProcess:
+    """Run an iperf3 client on `host`, again while the listener is not back yet (restarting after its
+    client vanished: refused, or busy with the dead test)."""
+    deadline = time.monotonic() + 20
+    while True:
+        done = secured.sh(host, command)
+        output = done.stdout + done.stderr
+        if ("Connection refused" not in output and "busy" not in output) or time.monotonic() > deadline:
+            return done
+        time.sleep(0.5)
 
 
 # Runs inside each host (python3): which processes hold a secret in their command line or environment.
@@ -315,8 +327,9 @@ def test_rotate_keys_during_measurement_loses_no_interval(secured: Secured) -> N
     for edge in secured.plan().edges:
         series = points.get(edge.key, [])
         times = [t for t, _ in series]
-        gaps = [round(b - a, 1) for a, b in zip(times, times[1:]) if b - a > 1.5 * INTERVAL]
-        assert series and times[0] - started < 1.5 * INTERVAL and ended - times[-1] < 1.5 * INTERVAL, edge.key
+        # a test boundary may shift the interval grid (a gap below two intervals); a lost interval cannot
+        gaps = [round(b - a, 1) for a, b in zip(times, times[1:]) if b - a >= 2 * INTERVAL]
+        assert series and times[0] - started < 2 * INTERVAL and ended - times[-1] < 2 * INTERVAL, edge.key
         assert not gaps, f"{edge.key}: gaps {gaps}"
         assert all(value == 1 for _, value in series), (
             f"{edge.key}: up=0 at {[t for t, v in series if v != 1]}"
