@@ -6,6 +6,8 @@ destroy."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,6 +167,38 @@ def test_second_apply_changes_nothing(deployment: Deployment) -> None:
         assert f"{host}" in done.stdout and "changed=0" in done.stdout
 
 
+def test_deploy_playbook_by_hand_renders_first_and_agrees_with_apply(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """What a user runs without syntraf-ctl: the playbook renders on localhost, then has nothing to do."""
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(deployment.inventory),
+            "playbooks/deploy.yml",
+            "-e",
+            f"syntraf_render_dir={tmp_path / 'rendered'}",
+        ],
+        cwd=repo,
+        env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert (tmp_path / "rendered/plan.json").is_file()
+    recap = done.stdout[done.stdout.index("PLAY RECAP") :]
+    changed, task = [], ""
+    for line in done.stdout.splitlines():
+        task = line if line.startswith(("TASK", "RUNNING HANDLER")) else task
+        if line.startswith("changed:"):
+            changed.append(f"{task} {line}")
+    for host in deployment.lab.host_names:
+        assert re.search(rf"^{host}\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", recap, re.M), changed
+
+
 def test_check_mode_reports_a_config_change_and_changes_nothing(deployment: Deployment) -> None:
     main = deployment.inventory / "group_vars/all/main.yml"
     original = main.read_text()
@@ -183,9 +217,12 @@ def test_check_mode_reports_a_config_change_and_changes_nothing(deployment: Depl
 
 
 def test_removing_a_host_removes_it_everywhere_without_a_gap_elsewhere(deployment: Deployment) -> None:
+    pids = "systemctl show -p MainPID --value syntraf-probe@voip syntraf-probe@bulk"
+    before = deployment.host_text("lab1", pids)
     deployment.change_started = time.time()
     deployment.set_members(["lab1", "lab2"])
     deployment.apply()
+    assert deployment.host_text("lab1", pids) == before  # reloaded (SIGHUP), not restarted
 
     lab3_address = deployment.lab.addresses["lab3"]
     assert deployment.host_text("lab3", "systemctl list-units 'syntraf*' --all --no-legend --plain") == ""
