@@ -153,6 +153,16 @@ def content_digest(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
+def prune(cache_dir: Path, keep: Path, count: int = 5) -> None:
+    """Keep the `count` newest artifacts of the cache (and `keep`): each probe change adds one."""
+    cached = sorted(
+        cache_dir.glob("syntraf-probe-*.pyz"), key=lambda path: path.stat().st_mtime, reverse=True
+    )
+    for path in cached[count:]:
+        if path != keep:
+            path.unlink(missing_ok=True)
+
+
 def build(cache_dir: Path | None = None) -> Artifact:
     """Build the probe zipapp (or reuse the cached one with the same content) and return where it is."""
     files, requires_python = collect()
@@ -160,6 +170,7 @@ def build(cache_dir: Path | None = None) -> Artifact:
     target = (cache_dir or default_cache_dir()) / f"syntraf-probe-{digest[:16]}.pyz"
     if not target.exists():
         write_zipapp(files, target)
+        prune(target.parent, keep=target)
     return Artifact(path=str(target), digest=digest, requires_python=requires_python)
 
 

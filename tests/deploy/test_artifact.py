@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -63,3 +64,14 @@ def test_system_python_imports_the_probe_from_the_zipapp_alone(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(artifact.path)
+
+
+def test_the_cache_keeps_only_the_newest_artifacts(tmp_path: Path) -> None:
+    for index in range(7):
+        old = tmp_path / f"syntraf-probe-{index:016x}.pyz"
+        old.write_bytes(b"old")
+        os.utime(old, (1000 + index, 1000 + index))
+    artifact = build(tmp_path)
+    left = sorted(path.name for path in tmp_path.glob("syntraf-probe-*.pyz"))
+    assert Path(artifact.path).name in left and len(left) == 5
+    assert f"syntraf-probe-{6:016x}.pyz" in left and f"syntraf-probe-{0:016x}.pyz" not in left
