@@ -11,10 +11,10 @@ description:
 options: {}
 """
 
-import time
+import time  # noqa: E402 (documentation first)
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
+from ansible.errors import AnsibleActionFail  # noqa: E402 (documentation first)
+from ansible.plugins.action import ActionBase  # noqa: E402 (documentation first)
 
 
 class ActionModule(ActionBase):

@@ -16,10 +16,10 @@ options:
     required: true
 """
 
-import json
+import json  # noqa: E402 (documentation first)
 
-from ansible.errors import AnsibleError, AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
+from ansible.errors import AnsibleError, AnsibleLookupError  # noqa: E402 (documentation first)
+from ansible.plugins.lookup import LookupBase  # noqa: E402 (documentation first)
 
 
 class LookupModule(LookupBase):
@@ -30,7 +30,8 @@ class LookupModule(LookupBase):
         store_path, plan_path, hostname = terms
         with open(plan_path, encoding="utf-8") as stream:
             plan = json.load(stream)
-        uid = next((uid for uid, host in plan["hosts"].items() if host["inventory_hostname"] == hostname), None)
+        names = {host["inventory_hostname"]: uid for uid, host in plan["hosts"].items()}
+        uid = names.get(hostname)
         if uid is None:
             return [{}]
         try:
