@@ -18,6 +18,10 @@ from .parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, pars
 log = logging.getLogger("syntraf_probe.edge")
 
 BUSY_DELAY = 1.0
+# At a test boundary the listener is still closing the test that just ended for a few milliseconds: the
+# first retries after "busy" come quickly, so back-to-back tests lose no interval; a listener that stays
+# busy (a stale test) is then retried about once a second.
+BUSY_QUICK_DELAY, BUSY_QUICK_TRIES = 0.1, 3
 CONFIG_ERROR_DELAY = 60.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 STOP_GRACE = 2.0
@@ -33,7 +37,7 @@ def restart_delay(
     if returncode == 0 and not message:
         return 0.0, "starting"  # a bounded test completed: the next one starts back to back
     if "busy" in text:
-        return BUSY_DELAY, "backoff"  # a stale test on the listener, usually gone within a second
+        return (BUSY_QUICK_DELAY if failures <= BUSY_QUICK_TRIES else BUSY_DELAY), "backoff"
     if any(hint in text for hint in CONFIG_ERROR_HINTS):
         return CONFIG_ERROR_DELAY, "config_error"
     if measured:

@@ -39,7 +39,15 @@ def edge(addresses: dict, group: str, src: str, dst: str, port: int, mode: str =
     return item
 
 
-def config(tmp: Path, host: str, group: str, edges: list, db_url: str, address: str = "127.0.0.1") -> dict:
+def config(
+    tmp: Path,
+    host: str,
+    group: str,
+    edges: list,
+    db_url: str,
+    address: str = "127.0.0.1",
+    test_duration: int = 300,
+) -> dict:
     token = tmp / "token"
     token.write_text("test-token-not-secret\n")
     return {
@@ -48,7 +56,7 @@ def config(tmp: Path, host: str, group: str, edges: list, db_url: str, address: 
         "host": host,
         "group": group,
         "address": address,
-        "iperf3": {"binary": "/usr/bin/iperf3", "test_duration": 300, "connect_timeout_ms": 3000},
+        "iperf3": {"binary": "/usr/bin/iperf3", "test_duration": test_duration, "connect_timeout_ms": 3000},
         "auth": None,
         "edges": [e for e in edges if host in (e["src"], e["dst"])],
         "databases": [

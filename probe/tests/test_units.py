@@ -13,6 +13,7 @@ from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
 from syntraf_probe.meter import ReceiverMeter
 from syntraf_probe.parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
 from syntraf_probe.spool import Spool
+from syntraf_probe.supervisor import restart_delay
 
 ADDRESSES = {"a": "198.51.100.11", "b": "198.51.100.12"}
 
@@ -161,6 +162,18 @@ iperf3: error - idle timeout for receiving data
 Server listening on 5201 (test #2)
 iperf3: interrupt - the client has terminated
 """
+
+
+def test_restart_delay_is_chosen_by_how_iperf3_ended():
+    assert restart_delay(0, None, True, 0) == (0.0, "starting")  # bounded test done: back to back
+    busy = "the server is busy running a test. try again later"
+    # the listener still closing the previous test: retried quickly, then about once a second
+    assert restart_delay(1, busy, False, 1)[0] <= 0.2
+    assert restart_delay(1, busy, False, 10)[0] == pytest.approx(1.0)
+    assert restart_delay(1, "test authorization failed", False, 1) == (60.0, "config_error")
+    refused = "unable to connect to server: Connection refused"
+    delays = [restart_delay(1, refused, False, n)[0] for n in range(1, 8)]
+    assert delays == sorted(delays) and delays[0] < delays[-1] <= 5.0  # backs off, bounded
 
 
 def test_text_312_lines():
