@@ -33,15 +33,15 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     if problems:
         raise ValidationError(problems)
     edges, warnings = compute_edges(model)
-    edges, auth_warnings, problems = apply_auth_rule(model, edges, inventory.directory)
-    warnings += auth_warnings
+    edges, auth, problems = apply_auth_rule(model, edges, inventory.directory)
+    warnings += auth.warnings
     problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)
     locked, lock_problems = read_lock(path) if lock else ({}, [])
     problems += lock_problems + assign_ports(edges, model.hosts, locked)
     if problems:
         raise ValidationError(problems)
-    plan = Plan(model, edges, path, count_kept(edges, locked))
+    plan = Plan(model, edges, path, count_kept(edges, locked), versions_unknown=sorted(auth.unknown))
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
 

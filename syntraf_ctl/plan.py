@@ -35,6 +35,8 @@ class Plan:
     ports_from_lock: int = 0  # edges whose port the lock file already held (text output only: render's
     # plan.json must not change between a first render and the next)
     warnings: list[str] = field(default_factory=list)
+    versions_unknown: list[str] = field(default_factory=list)  # uids whose iperf3 version the auth rule
+    # needs and nobody recorded yet (playbooks/preflight.yml records them)
 
     def host_totals(self) -> dict[str, HostTotals]:
         totals = {uid: HostTotals() for uid in self.model.hosts}

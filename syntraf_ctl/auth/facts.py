@@ -34,6 +34,7 @@ class AuthPlan:
     pkcs1: set[tuple[str, str, str]] = field(default_factory=set)  # edge keys (group, src, dst)
     unsupported: dict[tuple[str, str, str], str] = field(default_factory=dict)  # edge key -> reason
     warnings: list[str] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)  # uids whose iperf3 version nobody recorded yet
 
 
 def facts_path(inventory_directory: str) -> str:
@@ -63,7 +64,7 @@ def read_versions(path: str) -> dict[str, str]:
 def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) -> AuthPlan:
     """Apply the version rule to every edge (pure). `versions`: uid -> version, None when unknown."""
     result = AuthPlan()
-    unknown: set[str] = set()
+    unknown = result.unknown
     for edge in edges:
         listener, initiator = versions.get(edge.listener), versions.get(edge.initiator)
         if listener is None or initiator is None:
@@ -101,11 +102,11 @@ def host_versions(recorded: dict[str, str], hosts: Iterable[Any]) -> dict[str, V
 
 def apply_auth_rule(
     model: Any, edges: list[Any], inventory_directory: str
-) -> tuple[list[Any], list[str], list[Any]]:
+) -> tuple[list[Any], AuthPlan, list[Any]]:
     """Mark the edges that need --use-pkcs1-padding, leave out those that cannot authenticate.
 
-    Returns (kept edges, warnings, problems). Both ends of an edge must agree on syntraf_iperf3_auth: an
-    initiator without credentials cannot reach a listener that requires them.
+    Returns (kept edges, the rule's outcome, problems). Both ends of an edge must agree on
+    syntraf_iperf3_auth: an initiator without credentials cannot reach a listener that requires them.
     """
     problems = []
     for listener, initiator in sorted({(e.listener, e.initiator) for e in edges}):
@@ -122,4 +123,4 @@ def apply_auth_rule(
     rule = plan_auth([e for e in edges if model.hosts[e.listener].auth], versions)
     for edge in edges:
         edge.pkcs1_padding = edge.key in rule.pkcs1
-    return [e for e in edges if e.key not in rule.unsupported], rule.warnings, problems
+    return [e for e in edges if e.key not in rule.unsupported], rule, problems

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 
 from syntraf_ctl.artifact import Artifact, ArtifactError, build
 from syntraf_ctl.auth.prepare import prepare_or_report
@@ -62,9 +63,24 @@ def deploy(
         return run_playbook("deploy.yml", options, progress)
 
 
+def record_versions(plan: Plan, args: argparse.Namespace) -> PlaybookRun:
+    """Run the preflight on the hosts whose iperf3 version the auth rule needs, so that the very first apply
+    of a mixed 3.12/3.17+ mesh already gives each pair the padding it needs."""
+    names = sorted(plan.model.hosts[uid].name for uid in plan.versions_unknown)
+    limit = ":".join(names) + (f":&{args.limit}" if args.limit else "")
+    print(f"recording the iperf3 versions of {', '.join(names)} (playbooks/preflight.yml)", flush=True)
+    options = replace(options_from_args(args), limit=limit, check=False, diff=False)  # changes no host
+    return run_playbook("preflight.yml", options, progress_for())
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         plan = compile_inventory(args.inventory, args.vault_password_file)
+        if plan.versions_unknown:
+            recorded = record_versions(plan, args)
+            if not recorded.succeeded:  # those hosts fail the deploy too; the others go ahead
+                print_summary(recorded)
+            plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
         return report(error)
     for warning in plan.warnings:
