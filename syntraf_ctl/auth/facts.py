@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syntraf_ctl.auth.compat import PairAuth, Version, pair_auth, parse_version
+from syntraf_ctl.messages import name_list
 
 FACTS_FILE = ".syntraf-facts.json"
 FACTS_SCHEMA = 1
@@ -82,7 +83,7 @@ def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) ->
             result.pkcs1.add(key)
     if unknown:
         result.warnings.append(
-            f"iperf3 version unknown for {', '.join(sorted(unknown))}: run playbooks/preflight.yml (or set "
+            f"iperf3 version unknown for {name_list(sorted(unknown))}: run playbooks/preflight.yml (or set "
             "syntraf_iperf3_version) so mixed 3.12/3.17+ pairs get --use-pkcs1-padding"
         )
     return result
