@@ -37,11 +37,13 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     warnings += auth.warnings
     problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)
-    locked, lock_problems = read_lock(path) if lock else ({}, [])
+    previous, lock_problems = read_lock(path) if lock else (None, [])
+    locked = previous.ports if previous else {}
     problems += lock_problems + assign_ports(edges, model.hosts, locked)
     if problems:
         raise ValidationError(problems)
-    plan = Plan(model, edges, path, count_kept(edges, locked), versions_unknown=sorted(auth.unknown))
+    kept = count_kept(edges, locked)
+    plan = Plan(model, edges, path, kept, versions_unknown=sorted(auth.unknown), previous=previous)
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
 

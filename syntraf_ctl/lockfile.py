@@ -1,9 +1,10 @@
-"""The port lock file, `.syntraf.lock.json` in the inventory directory: read by plan, written by render/apply.
+"""The lock file, `.syntraf.lock.json` in the inventory directory: read by plan, written by render/apply.
 
-Like a package lock file, teams commit it so every run, from every machine, gives edges the same ports. The
-name starts with a dot because Ansible skips dot files in an inventory directory (otherwise it would
-try to read the lock as an inventory source). It is JSON with sorted keys, one edge per line, so diffs
-stay readable.
+Like a package lock file, teams commit it so every run, from every machine, gives edges the same ports. It
+also records what the last render or apply deployed (each mesh group's traffic, each host's address), so
+that `plan` and `apply` can show what a change does before doing it (syntraf_ctl.changes). The name starts
+with a dot because Ansible skips dot files in an inventory directory (otherwise it would try to read the
+lock as an inventory source). It is JSON with sorted keys, one edge per line, so diffs stay readable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
+from typing import Any
 
 from syntraf_ctl.ports import Locked
 from syntraf_ctl.problems import Problem, display_path
@@ -20,52 +23,75 @@ LOCK_SCHEMA = 1
 _ABOUT = "syntraf-ctl listener ports, kept stable across inventory changes. Commit this file; do not edit it."
 
 
+@dataclass
+class LockState:
+    """What the last render or apply recorded. `groups` and `hosts` are empty in a lock file written before
+    syntraf-ctl recorded them."""
+
+    ports: Locked = field(default_factory=dict)  # listener uid -> edge lock key -> port
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # mesh group -> its traffic settings
+    hosts: dict[str, str] = field(default_factory=dict)  # uid of each host in a mesh group -> address
+
+
 def lock_path(inventory_directory: str) -> str:
     return os.path.join(inventory_directory, LOCK_NAME)
 
 
-def read_lock(path: str) -> tuple[Locked, list[Problem]]:
-    """The recorded ports; a missing file is an empty lock (fresh assignment), a damaged one a problem."""
+def read_lock(path: str) -> tuple[LockState | None, list[Problem]]:
+    """The recorded state; None for a missing file (fresh assignment), a problem for a damaged one."""
     try:
         with open(path, encoding="utf-8") as stream:
             content = json.load(stream)
     except FileNotFoundError:
-        return {}, []
+        return None, []
     except (OSError, ValueError) as error:
-        return {}, [_damaged(path, f"cannot be read: {error}")]
+        return None, [_damaged(path, f"cannot be read: {error}")]
     ports = content.get("ports") if isinstance(content, dict) else None
     if not isinstance(content, dict) or content.get("schema") != LOCK_SCHEMA or not isinstance(ports, dict):
-        return {}, [_damaged(path, f"is not a schema {LOCK_SCHEMA} syntraf lock file")]
+        return None, [_damaged(path, f"is not a schema {LOCK_SCHEMA} syntraf lock file")]
     for listener, entries in ports.items():
         if not isinstance(entries, dict) or not all(
             isinstance(port, int) and not isinstance(port, bool) for port in entries.values()
         ):
-            return {}, [_damaged(path, f"has a malformed entry for listener {listener!r}")]
-    return ports, []
+            return None, [_damaged(path, f"has a malformed entry for listener {listener!r}")]
+    groups, hosts = content.get("groups", {}), content.get("hosts", {})
+    if not isinstance(groups, dict) or not all(isinstance(traffic, dict) for traffic in groups.values()):
+        return None, [_damaged(path, "has a malformed `groups` entry")]
+    if not isinstance(hosts, dict) or not all(isinstance(address, str) for address in hosts.values()):
+        return None, [_damaged(path, "has a malformed `hosts` entry")]
+    return LockState(ports, groups, hosts), []
 
 
-def format_lock(ports: Locked) -> str:
-    return (
-        json.dumps({"about": _ABOUT, "ports": ports, "schema": LOCK_SCHEMA}, indent=1, sort_keys=True) + "\n"
-    )
+def format_lock(state: LockState) -> str:
+    content = {
+        "about": _ABOUT,
+        "groups": state.groups,
+        "hosts": state.hosts,
+        "ports": state.ports,
+        "schema": LOCK_SCHEMA,
+    }
+    return json.dumps(content, indent=1, sort_keys=True) + "\n"
 
 
-def write_lock(path: str, ports: Locked) -> None:
-    """Replace the lock file atomically (a crash leaves the old one or the new one, never half a file)."""
-    write_atomically(path, format_lock(ports))
-
-
-def write_atomically(path: str, text: str) -> None:
+def stage_lock(path: str, state: LockState) -> str:
+    """Write the next lock file beside `path` and return the temporary file's path: `os.replace` of it onto
+    `path` commits it atomically (a crash leaves the old lock or the new one, never half a file), deleting it
+    abandons it. Raises OSError (the inventory directory is read-only...) before anything is committed."""
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            stream.write(format_lock(state))
         os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+    return temporary
+
+
+def write_lock(path: str, state: LockState) -> None:
+    """Replace the lock file atomically."""
+    os.replace(stage_lock(path, state), path)
 
 
 def _damaged(path: str, what: str) -> Problem:

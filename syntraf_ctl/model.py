@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from syntraf_ctl import units
 from syntraf_ctl.problems import Problem
+from syntraf_ctl.render_target import PLAN_FILE
 from syntraf_ctl.variables import Vars
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
@@ -25,6 +26,7 @@ DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defau
 DEFAULT_DSCP = 0
 DEFAULT_INTERVAL = 10.0
 DEFAULT_PORT_RANGE = "15000-16000"
+MAX_FILE_NAME = 255  # bytes, NAME_MAX of Linux file systems
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DATABASE_KEYS = ("name", "url", "org", "bucket", "token", "ca_path", "verify_tls")
 HOST_DEFAULTS: dict[str, Any] = {
@@ -159,7 +161,8 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     profiles = _parse_profiles(scope.values.get("syntraf_iperf3_profiles", {}), check)
     settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
     hostnames_by_group: dict[str, list[str]] = {}
-    for name, spec in _mesh_group_specs(scope, check).items():
+    specs = _mesh_group_specs(scope, check)
+    for name, spec in specs.items():
         settings[name] = _parse_group(name, spec, profiles, check)
         members = _resolve_members(name, spec, inventory, check)
         if members is not None:
@@ -181,18 +184,29 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     _check_test_duration(hosts, groups, problems)
     enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
     idle = [name for name in inventory.hostnames if name not in enabled]
-    problems.extend(
-        Problem(
-            "",
-            f"host {name}",
-            "",
-            "the inventory hostname cannot be a directory name (render writes DIR/<host>/)",
-        )
-        for name in inventory.hostnames
-        if "/" in name or name.startswith(".") or not name.isprintable()
-    )
+    problems.extend(_check_hostnames(inventory, set(specs)))
     model = Model(groups, hosts, idle, _warnings(groups, hosts, enabled))
     return model, problems + inventory.problems
+
+
+def _check_hostnames(inventory: Inventory, mesh_groups: set[str]) -> list[Problem]:
+    """Render writes DIR/<host>/ beside DIR/plan.json, and a host named like a group would be matched by
+    that group's pattern instead of the group."""
+    problems = []
+    for name in inventory.hostnames:
+        if "/" in name or name.startswith(".") or not name.isprintable() or name == PLAN_FILE:
+            message = "the inventory hostname cannot be a directory name (render writes DIR/<host>/)"
+        elif len(name.encode("utf-8")) > MAX_FILE_NAME:
+            message = f"the inventory hostname is longer than a file name can be ({MAX_FILE_NAME} bytes)"
+        elif inventory.has_group(name) or name in mesh_groups:
+            message = (
+                "the inventory hostname is also the name of a group: the group's pattern would match the "
+                "host instead of the group's members; rename the host or the group"
+            )
+        else:
+            continue
+        problems.append(Problem("", f"host {name}", "", message))
+    return problems
 
 
 def _mesh_group_specs(scope: Vars, check: _Collector) -> dict[str, dict[str, Any]]:
@@ -351,7 +365,16 @@ def _resolve_members(
             f"{path}.members", f"expected an Ansible host pattern or a list of them, got {pattern!r}", subject
         )
         return None
-    return inventory.match(pattern)
+    hostnames = inventory.match(pattern)
+    if not hostnames:
+        key = path if spec.get("members") is None else f"{path}.members"
+        check.add(
+            key,
+            f"{pattern!r} matches no inventory host: the group would lose every edge (a typo?)",
+            subject,
+        )
+        return None
+    return hostnames
 
 
 def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:

@@ -7,7 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from syntraf_ctl.changes import Changes, compare
+from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.mesh import Edge
+from syntraf_ctl.messages import name_list
 from syntraf_ctl.model import Model
 from syntraf_ctl.ports import Locked, locked_ports
 
@@ -37,6 +40,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     versions_unknown: list[str] = field(default_factory=list)  # uids whose iperf3 version the auth rule
     # needs and nobody recorded yet (playbooks/preflight.yml records them)
+    previous: LockState | None = None  # what the lock file recorded; None when there is none yet
 
     def host_totals(self) -> dict[str, HostTotals]:
         totals = {uid: HostTotals() for uid in self.model.hosts}
@@ -62,6 +66,19 @@ class Plan:
 
     def locked_ports(self) -> Locked:
         return locked_ports(self.edges)
+
+    def changes(self) -> Changes:
+        """What rendering this plan changes against the lock file."""
+        return compare(self.previous, self.lock_state())
+
+    def lock_state(self) -> LockState:
+        """What render and apply record in the lock file."""
+        enabled = {name: group for name, group in sorted(self.model.groups.items()) if not group.disabled}
+        return LockState(
+            self.locked_ports(),
+            {name: traffic_json(group.traffic) for name, group in enabled.items()},
+            {uid: self.model.hosts[uid].address for uid in sorted(self.host_groups())},
+        )
 
     def to_json(self) -> dict[str, Any]:
         totals = self.host_totals()
@@ -162,9 +179,11 @@ class Plan:
                 f"{format_bps(host['wire_send_bps']):>10} {format_bps(host['wire_receive_bps']):>10} "
                 f"{host['listeners']:>10} {host['ports_available']:>11}"
             )
+        lines.append("")
+        lines.append(self.changes().to_text().rstrip("\n"))
         if data["idle_hosts"]:
             lines.append("")
-            lines.append(f"hosts in no mesh group: {', '.join(data['idle_hosts'])}")
+            lines.append(f"hosts in no mesh group: {name_list(data['idle_hosts'])}")
         if data["warnings"]:
             lines.append("")
             lines.append("warnings:")

@@ -6,22 +6,26 @@ byte-identical files. No secret is ever rendered: configs name the paths where t
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 
 from syntraf_ctl.auth.scope import probe_auth_config
-from syntraf_ctl.lockfile import write_lock
+from syntraf_ctl.lockfile import stage_lock
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
 from syntraf_ctl.plan import Plan, edge_json, format_json
+from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, is_earlier_render
 
 CONFIG_SCHEMA = 1
 CONFIG_DIR = "/etc/syntraf"
@@ -34,7 +38,8 @@ UNIT_SETTINGS = {
     "restart_sec": 5,
 }
 CONNECT_TIMEOUT_MS = 3000
-PLAN_FILE = "plan.json"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 @dataclass
@@ -57,7 +62,7 @@ def _environment() -> jinja2.Environment:
 
 
 def render_plan(plan: Plan) -> RenderedTree:
-    """Every file of every host, and DIR/plan.json."""
+    """Every file of every host, DIR/plan.json, and the marker that says DIR is a render."""
     environment = _environment()
     target = environment.get_template("syntraf.target.j2").render(**UNIT_SETTINGS)
     unit = environment.get_template("syntraf-probe@.service.j2").render(**UNIT_SETTINGS)
@@ -77,6 +82,7 @@ def render_plan(plan: Plan) -> RenderedTree:
             tree.files[f"{host.name}{CONFIG_DIR}/{group}.json"] = config_template.render(config=config)
     tree.directories.extend(f"{name}{CONFIG_DIR}" for name in plan.model.idle_hosts)
     tree.files[PLAN_FILE] = format_json(plan.to_json()) + "\n"
+    tree.files[MARKER] = MARKER_TEXT
     return tree
 
 
@@ -132,24 +138,45 @@ def config_revision(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def render_to(plan: Plan, out_dir: str) -> None:
-    """What `render` and `apply` do: write every host's files to `out_dir`, then record ports in the lock."""
-    write_tree(render_plan(plan), out_dir)
-    write_lock(plan.lock_path, plan.locked_ports())
+def render_to(plan: Plan, out_dir: str, before_commit: Callable[[], None] | None = None) -> None:
+    """What `render` and `apply` do: write every host's files to `out_dir` and record the plan in the lock.
+
+    `out_dir` is a directory render_target accepted. The lock file and the tree are both staged beside their
+    targets first, so a failure there (a read-only inventory directory, a full disk) writes nothing; then
+    `before_commit` runs (it prepares the key material); then the lock is committed before the tree: a lock
+    ahead of its tree is harmless (the next render computes the same ports from it), a tree ahead of its lock
+    would deploy ports that nothing records. Raises OSError.
+    """
+    staged_lock = stage_lock(plan.lock_path, plan.lock_state())
+    try:
+        staging = stage_tree(render_plan(plan), out_dir)
+        try:
+            if before_commit:
+                before_commit()
+            os.replace(staged_lock, plan.lock_path)
+            swap_into_place(staging, out_dir)
+        finally:
+            if os.path.exists(staging):
+                shutil.rmtree(staging)
+    finally:
+        if os.path.exists(staged_lock):
+            os.unlink(staged_lock)
 
 
 def write_tree(tree: RenderedTree, out_dir: str) -> None:
-    """Replace `out_dir` with exactly `tree`, so files of removed hosts and groups do not linger.
+    """Replace `out_dir` with exactly `tree`, so files of removed hosts and groups do not linger."""
+    staging = stage_tree(tree, out_dir)
+    try:
+        swap_into_place(staging, out_dir)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging)
 
-    `out_dir` must be absent, empty, or an earlier render (it has a plan.json): anything else is refused
-    rather than deleted. The new tree is built beside it and swapped in with renames.
-    """
+
+def stage_tree(tree: RenderedTree, out_dir: str) -> str:
+    """Write `tree` into a new directory beside `out_dir` (same file system, so it can be renamed into
+    place) and return its path."""
     out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir) and not _replaceable(out_dir):
-        raise FileExistsError(
-            f"{out_dir} exists and is not an earlier syntraf-ctl render (no {PLAN_FILE}): "
-            "refusing to replace it"
-        )
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.new-", dir=parent)
@@ -161,17 +188,38 @@ def write_tree(tree: RenderedTree, out_dir: str) -> None:
         for relative, content in tree.files.items():
             with open(os.path.join(staging, relative), "w", encoding="utf-8") as stream:
                 stream.write(content)
-        if os.path.exists(out_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=parent)
-            os.replace(out_dir, os.path.join(old, "tree"))
-            os.replace(staging, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, out_dir)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging)
+    except BaseException:
+        shutil.rmtree(staging)
+        raise
+    return staging
 
 
-def _replaceable(path: str) -> bool:
-    return os.path.isdir(path) and (not os.listdir(path) or os.path.isfile(os.path.join(path, PLAN_FILE)))
+def swap_into_place(staging: str, out_dir: str) -> None:
+    """Put the staged tree at `out_dir` and delete what was there: one atomic exchange where the system
+    has one (Linux), else two renames. Only an empty directory or an earlier render is ever replaced."""
+    out_dir = os.path.abspath(out_dir)
+    if not os.path.lexists(out_dir):
+        os.replace(staging, out_dir)
+        return
+    if os.path.islink(out_dir) or (os.listdir(out_dir) and not is_earlier_render(out_dir)):
+        raise FileExistsError(f"{out_dir} is not an earlier syntraf-ctl render: refusing to replace it")
+    if exchange(staging, out_dir):
+        shutil.rmtree(staging)  # it now holds the old tree
+        return
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir))
+    os.replace(out_dir, os.path.join(old, "tree"))
+    os.replace(staging, out_dir)
+    shutil.rmtree(old)
+
+
+def exchange(first: str, second: str) -> bool:
+    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where the system has no such call."""
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL):  # an old kernel, or a file system without it
+        return False
+    raise OSError(error, os.strerror(error), second)

@@ -26,6 +26,7 @@ STORE_DIR = ".syntraf-secrets"
 STORE_FILE = "iperf3-auth.yml"
 STORE_SCHEMA = 1
 PHASES = ("accept", "switch")
+_GIT_IGNORE = "# written by syntraf-ctl: the store here holds private keys in clear, never commit it\n*\n"
 _HEADER = (
     "# syntraf-ctl iperf3 authentication material (private keys and password seeds): keep it secret.\n"
     "# Encrypt it: `ansible-vault encrypt FILE`, then pass --vault-password-file to syntraf-ctl.\n"
@@ -221,6 +222,26 @@ def save_store(store: AuthStore, path: str, vault_password_file: str | None = No
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def ignore_in_git(path: str) -> None:
+    """Make git ignore the store's directory (a `.gitignore` in it that ignores everything, itself too)."""
+    ignore = os.path.join(os.path.dirname(path), ".gitignore")
+    if not os.path.exists(ignore):
+        with open(ignore, "w", encoding="utf-8") as stream:
+            stream.write(_GIT_IGNORE)
+
+
+def forget_git_ignore(path: str) -> None:
+    """An encrypted store may be committed: remove the `.gitignore` ignore_in_git wrote (only that one)."""
+    ignore = os.path.join(os.path.dirname(path), ".gitignore")
+    try:
+        with open(ignore, encoding="utf-8") as stream:
+            ours = stream.read() == _GIT_IGNORE
+    except OSError:
+        return
+    if ours:
+        os.unlink(ignore)
 
 
 def is_encrypted_file(path: str) -> bool:

@@ -13,10 +13,14 @@ import tempfile
 from dataclasses import replace
 
 from syntraf_ctl.artifact import Artifact, ArtifactError, build
-from syntraf_ctl.auth.prepare import prepare_or_report
+from syntraf_ctl.auth.prepare import announce_material, material_for_check
+from syntraf_ctl.auth.store import StoreError
+from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
+from syntraf_ctl.commands.render import report_write_error
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.messages import name_list
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.problems import ValidationError, report
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
 from syntraf_ctl.render import render_plan, render_to, write_tree
 from syntraf_ctl.runner import (
     PlaybookRun,
@@ -35,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_inventory_arguments(parser)
     add_run_arguments(parser, check_and_diff=True)
+    add_allow_destroy_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,24 +48,26 @@ def deploy(
 ) -> PlaybookRun:
     """Render `plan` and build the probe artifact (unless given), then run the deploy playbook.
 
-    Raises ArtifactError."""
+    With --check, nothing beside the inventory is written: no lock file, no key material (hosts still
+    without material get some in the run's temporary directory, deleted afterwards).
+    Raises ArtifactError, StoreError, OSError."""
     artifact = artifact or build()
     with tempfile.TemporaryDirectory(prefix="syntraf-apply-") as work:
         render_dir = os.path.join(work, "rendered")
-        if args.check:  # ports are deterministic: the lock file is only written when applying for real
+        extravars = {
+            "syntraf_rendered": True,
+            "syntraf_render_dir": render_dir,
+            "syntraf_probe_artifact": artifact.path,
+            "syntraf_probe_python_min_version": artifact.requires_python,
+        }
+        if args.check:
             write_tree(render_plan(plan), render_dir)
+            store = material_for_check(plan, args.vault_password_file, work)
+            if store:
+                extravars["syntraf_probe_auth_store"] = store
         else:
-            render_to(plan, render_dir)
-        options = options_from_args(
-            args,
-            {
-                "syntraf_rendered": True,
-                "syntraf_render_dir": render_dir,
-                "syntraf_probe_artifact": artifact.path,
-                "syntraf_probe_python_min_version": artifact.requires_python,
-            },
-        )
-        return run_playbook("deploy.yml", options, progress)
+            render_to(plan, render_dir, lambda: announce_material(plan, args.vault_password_file))
+        return run_playbook("deploy.yml", options_from_args(args, extravars), progress)
 
 
 def record_versions(plan: Plan, args: argparse.Namespace) -> PlaybookRun:
@@ -68,7 +75,7 @@ def record_versions(plan: Plan, args: argparse.Namespace) -> PlaybookRun:
     of a mixed 3.12/3.17+ mesh already gives each pair the padding it needs."""
     names = sorted(plan.model.hosts[uid].name for uid in plan.versions_unknown)
     limit = ":".join(names) + (f":&{args.limit}" if args.limit else "")
-    print(f"recording the iperf3 versions of {', '.join(names)} (playbooks/preflight.yml)", flush=True)
+    print(f"recording the iperf3 versions of {name_list(names)} (playbooks/preflight.yml)", flush=True)
     options = replace(options_from_args(args), limit=limit, check=False, diff=False)  # changes no host
     return run_playbook("preflight.yml", options, progress_for())
 
@@ -85,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         return report(error)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if not prepare_or_report(plan, args.vault_password_file):
-        return 1
+    changes = plan.changes()
+    print(changes.to_text(), end="")
+    if refuse_destruction(changes, args.allow_destroy):
+        return EXIT_INVALID
     mode = " (check mode: nothing is changed)" if args.check else ""
     print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
     try:
@@ -94,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     except ArtifactError as error:
         print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
         return 1
+    except (StoreError, OSError) as error:
+        return report_write_error(error)
     print_summary(result)
     verdict = "would change" if args.check else "changed"
     print(f"{verdict} {result.changed} things" if result.succeeded else "apply FAILED")

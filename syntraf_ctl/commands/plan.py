@@ -1,4 +1,5 @@
-"""`syntraf-ctl plan`: compile the inventory and print the mesh plan (text or JSON); writes nothing."""
+"""`syntraf-ctl plan`: compile the inventory and print the mesh plan and what it changes against the lock
+file (text or JSON); writes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from syntraf_ctl.problems import ValidationError, report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("plan", help="validate the inventory and show every edge, port and total")
+    parser = subparsers.add_parser(
+        "plan", help="validate the inventory and show every edge, port and total, and what changes"
+    )
     add_inventory_arguments(parser)
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default text)"
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return report(error)
     if args.format == "json":
-        print(format_json(plan.to_json()))
+        print(format_json({**plan.to_json(), "changes": plan.changes().to_json()}))
     else:
         print(plan.to_text(), end="")
     return 0

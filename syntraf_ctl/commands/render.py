@@ -1,15 +1,21 @@
-"""`syntraf-ctl render`: compile the inventory, write every host's files under DIR and the port lock file."""
+"""`syntraf-ctl render`: compile the inventory, write every host's files under DIR and the lock file.
+
+Every check (the output directory, the inventory, the destruction rule, a writable lock file) runs before
+anything is written, key material included (docs/refused.md).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from syntraf_ctl.auth.prepare import prepare_or_report
+from syntraf_ctl.auth.prepare import announce_material
+from syntraf_ctl.auth.store import StoreError
+from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.render import render_to
+from syntraf_ctl.render_target import OutputRefused, render_target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,40 +23,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "render", help="write each host's probe configs and systemd units to a directory"
     )
     add_inventory_arguments(parser)
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to (re)create")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="directory to (re)create: new, empty, or an earlier render (a symlink: its target)",
+    )
+    add_allow_destroy_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if _inside_inventory_directory(args.output, args.inventory):
-        print(
-            f"syntraf-ctl: {args.output} is inside the inventory directory {args.inventory}: "
-            "Ansible would read the rendered files as inventory sources; render somewhere else",
-            file=sys.stderr,
-        )
+    try:
+        target = render_target(args.output, args.inventory)
+    except OutputRefused as refused:
+        print(f"syntraf-ctl: {refused}", file=sys.stderr)
         return EXIT_INVALID
     try:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
         return report(error)
-    if not prepare_or_report(plan, args.vault_password_file):
-        return 1
+    changes = plan.changes()
+    if refuse_destruction(changes, args.allow_destroy):
+        return EXIT_INVALID
     try:
-        render_to(plan, args.output)
-    except OSError as error:
-        print(f"syntraf-ctl: cannot write the rendered files or the lock file: {error}", file=sys.stderr)
-        return 1
+        render_to(plan, target, lambda: announce_material(plan, args.vault_password_file))
+    except (StoreError, OSError) as error:
+        return report_write_error(error)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print(changes.to_text(), end="")
     print(
         f"rendered {len(plan.edges)} edges for {len(plan.model.hosts)} hosts into {args.output}; "
-        f"ports locked in {display_path(plan.lock_path)}"
+        f"recorded in {display_path(plan.lock_path)}"
     )
     return 0
 
 
-def _inside_inventory_directory(output: str, inventory: str) -> bool:
-    if not os.path.isdir(inventory):
-        return False
-    inventory, output = os.path.realpath(inventory), os.path.realpath(output)
-    return os.path.commonpath([inventory, output]) == inventory
+def report_write_error(error: Exception) -> int:
+    """What render and apply say when the key store, the lock file or the rendered files cannot be written."""
+    if isinstance(error, StoreError):
+        print(f"syntraf-ctl: iperf3 authentication material: {error}", file=sys.stderr)
+    else:
+        print(f"syntraf-ctl: cannot write the rendered files or the lock file: {error}", file=sys.stderr)
+    return 1

@@ -31,10 +31,12 @@ from syntraf_ctl.auth.store import (
     store_path,
     switch_rotation,
 )
+from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
 from syntraf_ctl.commands.apply import deploy
+from syntraf_ctl.commands.render import report_write_error
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.problems import ValidationError, display_path, report
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.runner import add_run_arguments, print_summary, progress_for
 
 SWITCH_MARGIN = 30.0  # seconds beyond one test duration: a test's handshake and the probe's restart delays
@@ -47,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_inventory_arguments(parser)
     add_run_arguments(parser)
+    add_allow_destroy_argument(parser)
     parser.add_argument(
         "--switch-wait",
         type=float,
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
         return report(error)
+    if refuse_destruction(plan.changes(), args.allow_destroy):
+        return EXIT_INVALID
     if not prepare_or_report(plan, args.vault_password_file):
         return 1
     path = store_path(plan_directory(plan))
@@ -78,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
             result = deploy(plan, args, progress)
         except ArtifactError as error:
             print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
+            return False
+        except (StoreError, OSError) as error:
+            report_write_error(error)
             return False
         print_summary(result)
         if not result.succeeded:

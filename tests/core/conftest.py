@@ -80,3 +80,40 @@ def mesh_hosts(group: str, *names: str, **host_vars: str) -> str:
         extra = f", {host_vars[name.replace('-', '_')]}" if name.replace("-", "_") in host_vars else ""
         lines.append(f"        {name}: {{ansible_host: 192.0.2.{index}{extra}}}")
     return "\n".join(lines) + "\n"
+
+
+# The base inventory of the bad-input review (/work/shared/reviews/bad-input.md): three hosts in `voip`.
+REVIEW_HOSTS = (
+    "all: {children: {voip: {hosts: {a1: {ansible_host: 127.0.0.1}, a2: {ansible_host: 127.0.0.2}, "
+    "a3: {ansible_host: 127.0.0.3}}}}}\n"
+)
+REVIEW_GROUP_VARS = """\
+syntraf_mesh_groups: {voip: {packet_size: 172, packets_per_second: 50, dscp: ef, interval: 1}}
+syntraf_influxdb: [{url: "http://127.0.0.1:9", org: noc, bucket: syntraf, token: tok}]
+syntraf_iperf3_version: "3.12"
+"""
+
+
+def review_inventory(root: Path, hosts: str = REVIEW_HOSTS, group_vars: str = REVIEW_GROUP_VARS) -> Path:
+    """The review's base inventory at `root` (hosts.yml, group_vars/all/main.yml); its iperf3 version is
+    set so that no command needs to run the preflight playbook."""
+    write(root / "hosts.yml", hosts)
+    write(root / "group_vars" / "all" / "main.yml", group_vars)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, object]]:
+    """Every entry under `root` (itself included): relative path -> (kind, content/target, mode), so that
+    "nothing was written" can be asserted byte for byte."""
+    entries: dict[str, tuple[str, object]] = {}
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            path = Path(directory) / name
+            relative = str(path.relative_to(root))
+            if path.is_symlink():
+                entries[relative] = ("link", os.readlink(path), 0)
+            elif path.is_dir():
+                entries[relative] = ("dir", None, path.stat().st_mode)
+            else:
+                entries[relative] = ("file", path.read_bytes(), path.stat().st_mode)
+    return entries

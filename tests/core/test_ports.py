@@ -18,7 +18,7 @@ def ports(plan):
 
 def commit_lock(plan):
     """What render/apply do after a successful run."""
-    write_lock(plan.lock_path, plan.locked_ports())
+    write_lock(plan.lock_path, plan.lock_state())
 
 
 def test_fresh_assignment_takes_the_lowest_ports_in_edge_order(inventory):
@@ -84,7 +84,7 @@ def test_edges_keep_their_ports_when_hosts_are_added_and_removed(inventory):
         assert ports(grown)[key] == port
     commit_lock(shrunk)
     locked, _ = read_lock(shrunk.lock_path)
-    assert "voip/b/c" not in locked["b"]
+    assert "voip/b/c" not in locked.ports["b"]
     # A host added later reuses the lowest freed port.
     inv.hosts(mesh_hosts("voip", "a", "b", "d", "e"))
     again = inv.compile()

@@ -174,7 +174,7 @@ def test_render_refuses_to_replace_a_directory_that_is_not_a_render(inventory, t
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
-    assert main(["render", "-i", str(inv.root), "-o", str(precious)]) == 1
+    assert main(["render", "-i", str(inv.root), "-o", str(precious)]) == 2
     assert "refusing" in capsys.readouterr().err
     assert (precious / "notes.txt").read_text() == "keep me"
 

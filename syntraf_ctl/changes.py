@@ -1,0 +1,175 @@
+"""What a plan changes against the lock file, as `terraform plan` shows it, and when that needs consent.
+
+Edges are named by their lock key `group/src/dst`. An edge is changed when its listener, port or traffic
+(bandwidth, packet size, packet rate, DSCP, interval) differs from what the lock file recorded. Hosts are
+those in at least one enabled mesh group; a host is changed when its address is.
+
+The destruction rule (docs/refused.md): a change that removes every locked edge of a mesh group, or more than
+half of all locked edges, is refused unless the operator passes --allow-destroy. One typo in a CI deploy (a
+misspelt `members:` pattern, a renamed group) then stops at the controller instead of tearing the mesh down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from syntraf_ctl.lockfile import LockState
+from syntraf_ctl.messages import name_list
+
+Diff = dict[str, list[Any]]  # setting -> [before, after]
+
+
+@dataclass
+class Changes:
+    locked: bool  # whether there was a lock file to compare with
+    locked_edges: int
+    edges_added: list[str] = field(default_factory=list)
+    edges_removed: list[str] = field(default_factory=list)
+    edges_changed: dict[str, Diff] = field(default_factory=dict)
+    hosts_added: list[str] = field(default_factory=list)
+    hosts_removed: list[str] = field(default_factory=list)
+    hosts_changed: dict[str, Diff] = field(default_factory=dict)
+    destruction: list[str] = field(default_factory=list)  # why the change needs --allow-destroy
+
+    def to_json(self) -> dict[str, Any]:
+        """The `changes` object of `plan --format json` (docs/plan-json.md)."""
+        return {
+            "locked": self.locked,
+            "locked_edges": self.locked_edges,
+            "edges": {
+                "added": self.edges_added,
+                "removed": self.edges_removed,
+                "changed": self.edges_changed,
+            },
+            "hosts": {
+                "added": self.hosts_added,
+                "removed": self.hosts_removed,
+                "changed": self.hosts_changed,
+            },
+            "destruction": self.destruction,
+        }
+
+    def to_text(self) -> str:
+        if not self.locked:
+            return "changes: no lock file yet, every edge is new\n"
+        lines = [
+            f"changes against the lock file: {len(self.edges_added)} edges added, "
+            f"{len(self.edges_removed)} removed, {len(self.edges_changed)} changed "
+            f"(of {self.locked_edges} locked); {len(self.hosts_added)} hosts added, "
+            f"{len(self.hosts_removed)} removed"
+        ]
+        for sign, names in (("+", self.edges_added), ("-", self.edges_removed)):
+            if names:
+                lines.append(f"  {sign} edges {name_list(names)}")
+        if self.edges_changed:
+            lines.append(f"  ~ edges {name_list(_described(self.edges_changed))}")
+        for sign, names in (("+", self.hosts_added), ("-", self.hosts_removed)):
+            if names:
+                lines.append(f"  {sign} hosts {name_list(names)}")
+        if self.hosts_changed:
+            lines.append(f"  ~ hosts {name_list(_described(self.hosts_changed))}")
+        lines.extend(f"  ! {reason}: needs --allow-destroy" for reason in self.destruction)
+        return "\n".join(lines) + "\n"
+
+
+def compare(previous: LockState | None, planned: LockState) -> Changes:
+    """The changes from the lock file's state `previous` (None: no lock file) to the `planned` one."""
+    if previous is None:
+        return Changes(locked=False, locked_edges=0)
+    before, after = _edges(previous), _edges(planned)
+    hosts_before = previous.hosts or {uid: "" for uid in _ends(before)}  # a lock that predates `hosts`
+    changes = Changes(
+        locked=True,
+        locked_edges=len(before),
+        edges_added=sorted(after.keys() - before.keys()),
+        edges_removed=sorted(before.keys() - after.keys()),
+        hosts_added=sorted(planned.hosts.keys() - hosts_before.keys()),
+        hosts_removed=sorted(hosts_before.keys() - planned.hosts.keys()),
+    )
+    for key in sorted(before.keys() & after.keys()):
+        group = key.split("/", 1)[0]
+        diff = _diff(before[key], after[key]) | _diff(
+            previous.groups.get(group, {}), planned.groups.get(group, {})
+        )
+        if diff:
+            changes.edges_changed[key] = diff
+    for uid in sorted(hosts_before.keys() & planned.hosts.keys()):
+        if hosts_before[uid] and hosts_before[uid] != planned.hosts[uid]:
+            changes.hosts_changed[uid] = {"address": [hosts_before[uid], planned.hosts[uid]]}
+    changes.destruction = _destruction(before, after)
+    return changes
+
+
+def _edges(state: LockState) -> dict[str, dict[str, Any]]:
+    """lock key -> {listener, port} of every edge of `state`."""
+    return {
+        key: {"listener": listener, "port": port}
+        for listener, entries in state.ports.items()
+        for key, port in entries.items()
+    }
+
+
+def _ends(edges: dict[str, Any]) -> set[str]:
+    return {uid for key in edges for uid in key.split("/")[1:]}
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> Diff:
+    """Settings whose value differs; a side that recorded nothing (an older lock file) is no change."""
+    if not before or not after:
+        return {}
+    return {name: [before.get(name), after.get(name)] for name in after if before.get(name) != after[name]}
+
+
+def _destruction(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    reasons = []
+    groups_before = _count_by_group(before)
+    groups_after = _count_by_group(after)
+    for group, count in sorted(groups_before.items()):
+        if group not in groups_after:
+            reasons.append(f"removes every edge of mesh group {group} ({count} locked edges)")
+    removed = len(before.keys() - after.keys())
+    if removed * 2 > len(before):
+        reasons.append(f"removes {removed} of the {len(before)} locked edges (more than half)")
+    return reasons
+
+
+def _count_by_group(edges: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in edges:
+        group = key.split("/", 1)[0]
+        counts[group] = counts.get(group, 0) + 1
+    return counts
+
+
+def _described(changed: dict[str, Diff]) -> list[str]:
+    """`voip/a/b (dscp 46 -> 0, port 15000 -> 15002)` for each changed item."""
+    return [
+        f"{name} ({', '.join(f'{what} {old} -> {new}' for what, (old, new) in diff.items())})"
+        for name, diff in changed.items()
+    ]
+
+
+def add_allow_destroy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-destroy",
+        action="store_true",
+        help="accept a change that removes every locked edge of a mesh group or more than half of all "
+        "locked edges (docs/refused.md)",
+    )
+
+
+def refuse_destruction(changes: Changes, allow_destroy: bool) -> bool:
+    """True (and why, on stderr) when the change needs --allow-destroy and did not get it."""
+    if not changes.destruction or allow_destroy:
+        return False
+    print("syntraf-ctl: refusing a change that would tear the mesh down:", file=sys.stderr)
+    for reason in changes.destruction:
+        print(f"  - it {reason}", file=sys.stderr)
+    print(
+        "  run `syntraf-ctl plan` to see every change; pass --allow-destroy if this is intended",
+        file=sys.stderr,
+    )
+    return True
