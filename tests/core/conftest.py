@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import ValidationError
@@ -117,3 +118,11 @@ def snapshot(root: Path) -> dict[str, tuple[str, object]]:
             else:
                 entries[relative] = ("file", path.read_bytes(), path.stat().st_mode)
     return entries
+
+
+def refused(argv: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI; assert that it exits 2 and that nothing under `root` changed; return its stderr."""
+    before = snapshot(root)
+    assert main(argv) == 2
+    assert snapshot(root) == before
+    return capsys.readouterr().err

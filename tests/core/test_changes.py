@@ -11,7 +11,7 @@ import pytest
 from syntraf_ctl.cli import main
 from syntraf_ctl.lockfile import LOCK_NAME
 
-from .conftest import REVIEW_GROUP_VARS, REVIEW_HOSTS, review_inventory, snapshot
+from .conftest import REVIEW_GROUP_VARS, REVIEW_HOSTS, refused, review_inventory
 
 GROUP_VARS = Path("inv/group_vars/all/main.yml")
 
@@ -24,13 +24,6 @@ def rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     assert main(["render", "-i", "inv", "-o", "out"]) == 0
     capsys.readouterr()
     return tmp_path
-
-
-def refused(argv: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    before = snapshot(root)
-    assert main(argv) == 2
-    assert snapshot(root) == before
-    return capsys.readouterr().err
 
 
 def test_ty1_a_members_typo_is_an_error_and_keeps_the_lock_the_keys_and_the_render(rendered, capsys):

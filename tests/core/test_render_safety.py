@@ -19,7 +19,7 @@ from syntraf_ctl.cli import main
 from syntraf_ctl.lockfile import LOCK_NAME
 from syntraf_ctl.render_target import MARKER
 
-from .conftest import REVIEW_HOSTS, review_inventory, snapshot
+from .conftest import REVIEW_HOSTS, refused, review_inventory, snapshot
 
 CLI = Path(sys.executable).parent / "syntraf-ctl"
 
@@ -30,14 +30,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     review_inventory(tmp_path / "inv")
     return tmp_path
-
-
-def refused(argv: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run the CLI; assert exit 2 and that nothing under `root` changed; return stderr."""
-    before = snapshot(root)
-    assert main(argv) == 2
-    assert snapshot(root) == before
-    return capsys.readouterr().err
 
 
 def test_r6_a_directory_holding_a_plan_json_is_not_taken_for_a_render(world, capsys):
