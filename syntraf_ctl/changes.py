@@ -11,8 +11,6 @@ misspelt `members:` pattern, a renamed group) then stops at the controller inste
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,26 +148,3 @@ def _described(changed: dict[str, Diff]) -> list[str]:
         f"{name} ({', '.join(f'{what} {old} -> {new}' for what, (old, new) in diff.items())})"
         for name, diff in changed.items()
     ]
-
-
-def add_allow_destroy_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-destroy",
-        action="store_true",
-        help="accept a change that removes every locked edge of a mesh group or more than half of all "
-        "locked edges (docs/refused.md)",
-    )
-
-
-def refuse_destruction(changes: Changes, allow_destroy: bool) -> bool:
-    """True (and why, on stderr) when the change needs --allow-destroy and did not get it."""
-    if not changes.destruction or allow_destroy:
-        return False
-    print("syntraf-ctl: refusing a change that would tear the mesh down:", file=sys.stderr)
-    for reason in changes.destruction:
-        print(f"  - it {reason}", file=sys.stderr)
-    print(
-        "  run `syntraf-ctl plan` to see every change; pass --allow-destroy if this is intended",
-        file=sys.stderr,
-    )
-    return True

@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 from syntraf_ctl.auth.store import (
-    AuthStore,
     StoreError,
     empty_store,
     ensure_hosts,
@@ -61,6 +60,21 @@ def authenticating_hosts(plan: Any) -> list[str]:
     return [uid for uid, host in plan.model.hosts.items() if host.auth and uid in planned]
 
 
+def material_destruction(plan: Any, vault_password_file: str | None) -> list[str]:
+    """Why preparing the material for `plan` needs --allow-destroy: it would delete the material of more
+    than half of the hosts the store holds. Raises StoreError."""
+    path = store_path(os.path.dirname(plan.lock_path))
+    store = load_store(path, vault_password_file)
+    held = set(store.generations[store.active].hosts) if store else set()
+    removed = sorted(held - set(authenticating_hosts(plan)))
+    if len(removed) * 2 <= len(held):
+        return []
+    return [
+        f"deletes the iperf3 key material of {name_list(removed)} ({len(removed)} of the {len(held)} hosts "
+        f"{display_path(path)} holds, more than half)"
+    ]
+
+
 def announce_material(plan: Any, vault_password_file: str | None) -> None:
     """prepare_material, its notes on stderr. Raises StoreError (an OSError included)."""
     try:
@@ -85,12 +99,11 @@ def material_for_check(plan: Any, vault_password_file: str | None, directory: st
     """For `apply --check`: the store the real apply would use, written into `directory` (the run's private
     temporary directory, deleted afterwards) when the one beside the inventory lacks hosts; None when that
     one will do. Nothing beside the inventory is written. Raises StoreError."""
-    store: AuthStore = load_store(store_path(os.path.dirname(plan.lock_path)), vault_password_file) or (
-        empty_store()
-    )
+    path = store_path(os.path.dirname(plan.lock_path))
+    store = load_store(path, vault_password_file) or empty_store()
     added, removed = ensure_hosts(store, authenticating_hosts(plan))
     if not added and not removed:
         return None
-    path = os.path.join(directory, "iperf3-auth.yml")
-    save_store(store, path, vault_password_file)
-    return path
+    check_path = os.path.join(directory, "iperf3-auth.yml")
+    save_store(store, check_path, vault_password_file)
+    return check_path

@@ -15,9 +15,9 @@ from dataclasses import replace
 from syntraf_ctl.artifact import Artifact, ArtifactError, build
 from syntraf_ctl.auth.prepare import announce_material, material_for_check
 from syntraf_ctl.auth.store import StoreError
-from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
 from syntraf_ctl.commands.render import report_write_error
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
@@ -94,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     changes = plan.changes()
     print(changes.to_text(), end="")
-    if refuse_destruction(changes, args.allow_destroy):
-        return EXIT_INVALID
     mode = " (check mode: nothing is changed)" if args.check else ""
-    print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
     try:
+        if refused_without_consent(plan, changes, args):
+            return EXIT_INVALID
+        print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
         result = deploy(plan, args, progress_for(show_diff=args.diff))
     except ArtifactError as error:
         print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)

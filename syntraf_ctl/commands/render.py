@@ -11,8 +11,8 @@ import sys
 
 from syntraf_ctl.auth.prepare import announce_material
 from syntraf_ctl.auth.store import StoreError
-from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.render import render_to
 from syntraf_ctl.render_target import OutputRefused, render_target
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return report(error)
     changes = plan.changes()
-    if refuse_destruction(changes, args.allow_destroy):
-        return EXIT_INVALID
     try:
+        if refused_without_consent(plan, changes, args):
+            return EXIT_INVALID
         render_to(plan, target, lambda: announce_material(plan, args.vault_password_file))
     except (StoreError, OSError) as error:
         return report_write_error(error)

@@ -31,10 +31,10 @@ from syntraf_ctl.auth.store import (
     store_path,
     switch_rotation,
 )
-from syntraf_ctl.changes import add_allow_destroy_argument, refuse_destruction
 from syntraf_ctl.commands.apply import deploy
 from syntraf_ctl.commands.render import report_write_error
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.runner import add_run_arguments, print_summary, progress_for
@@ -70,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
         return report(error)
-    if refuse_destruction(plan.changes(), args.allow_destroy):
-        return EXIT_INVALID
+    try:
+        if refused_without_consent(plan, plan.changes(), args):
+            return EXIT_INVALID
+    except StoreError as error:
+        return report_write_error(error)
     if not prepare_or_report(plan, args.vault_password_file):
         return 1
     path = store_path(plan_directory(plan))

@@ -137,3 +137,15 @@ def test_long_lists_of_names_are_summarised(tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "iperf3 version unknown for h00, h01, h02, h03, h04 and 7 more (12 in all): run" in text
     assert "hosts in no mesh group: i00, i01, i02, i03, i04 and 7 more (12 in all)" in text
+
+
+def test_deleting_most_key_material_needs_allow_destroy(rendered, capsys):
+    """Turning authentication off removes no edge but would delete every private key of the store."""
+    GROUP_VARS.write_text(REVIEW_GROUP_VARS + "syntraf_iperf3_auth: false\n")
+    error = refused(["render", "-i", "inv", "-o", "out"], rendered, capsys)
+    assert (
+        "it deletes the iperf3 key material of a1, a2, a3 (3 of the 3 hosts "
+        "inv/.syntraf-secrets/iperf3-auth.yml holds, more than half)" in error
+    )
+    assert main(["render", "-i", "inv", "-o", "out", "--allow-destroy"]) == 0
+    assert "PRIVATE KEY" not in (rendered / "inv/.syntraf-secrets/iperf3-auth.yml").read_text()
