@@ -25,7 +25,7 @@ from syntraf_ctl.lockfile import stage_lock
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
 from syntraf_ctl.plan import Plan, edge_json, format_json
-from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, is_earlier_render
+from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_replaceable
 
 CONFIG_SCHEMA = 1
 CONFIG_DIR = "/etc/syntraf"
@@ -38,8 +38,8 @@ UNIT_SETTINGS = {
     "restart_sec": 5,
 }
 CONNECT_TIMEOUT_MS = 3000
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100  # Linux <fcntl.h>: paths relative to the working directory
+_RENAME_EXCHANGE = 2  # Linux <linux/fs.h>: renameat2() swaps the two paths
 
 
 @dataclass
@@ -153,6 +153,7 @@ def render_to(plan: Plan, out_dir: str, before_commit: Callable[[], None] | None
         try:
             if before_commit:
                 before_commit()
+            check_replaceable(out_dir)  # before the lock, which must never get ahead of a tree that fails
             os.replace(staged_lock, plan.lock_path)
             swap_into_place(staging, out_dir)
         finally:
@@ -201,8 +202,7 @@ def swap_into_place(staging: str, out_dir: str) -> None:
     if not os.path.lexists(out_dir):
         os.replace(staging, out_dir)
         return
-    if os.path.islink(out_dir) or (os.listdir(out_dir) and not is_earlier_render(out_dir)):
-        raise FileExistsError(f"{out_dir} is not an earlier syntraf-ctl render: refusing to replace it")
+    check_replaceable(out_dir)
     if exchange(staging, out_dir):
         shutil.rmtree(staging)  # it now holds the old tree
         return
@@ -210,6 +210,14 @@ def swap_into_place(staging: str, out_dir: str) -> None:
     os.replace(out_dir, os.path.join(old, "tree"))
     os.replace(staging, out_dir)
     shutil.rmtree(old)
+
+
+def check_replaceable(out_dir: str) -> None:
+    """Raise FileExistsError unless render may replace `out_dir` (the commands checked it before writing
+    anything; this guards against what changed since, and protects other callers)."""
+    reason = why_not_replaceable(out_dir)
+    if reason:
+        raise FileExistsError(f"{out_dir} {reason}")
 
 
 def exchange(first: str, second: str) -> bool:

@@ -37,15 +37,24 @@ def render_target(output: str, inventory: str) -> str:
             f"{shown} is inside the inventory directory {inventory_dir}: Ansible would read the rendered "
             "files as inventory sources; render somewhere else"
         )
-    if os.path.lexists(target):
-        if not os.path.isdir(target):
-            raise OutputRefused(f"{shown} exists and is not a directory: refusing to replace it")
-        if os.listdir(target) and not is_earlier_render(target):
-            raise OutputRefused(
-                f"{shown} is not empty and is not an earlier syntraf-ctl render (it has no {MARKER} "
-                "file): refusing to replace it; render into a new or empty directory"
-            )
+    reason = why_not_replaceable(target)
+    if reason:
+        raise OutputRefused(f"{shown} {reason}")
     return target
+
+
+def why_not_replaceable(path: str) -> str | None:
+    """Why a render must not replace `path`; None when it is absent, empty or an earlier render."""
+    if not os.path.lexists(path):
+        return None
+    if os.path.islink(path) or not os.path.isdir(path):
+        return "exists and is not a directory: refusing to replace it"
+    if os.listdir(path) and not is_earlier_render(path):
+        return (
+            f"is not empty and is not an earlier syntraf-ctl render (it has no {MARKER} file): refusing "
+            "to replace it; render into a new or empty directory"
+        )
+    return None
 
 
 def is_earlier_render(directory: str) -> bool:

@@ -17,6 +17,7 @@ import pytest
 
 from syntraf_ctl.cli import main
 from syntraf_ctl.lockfile import LOCK_NAME
+from syntraf_ctl.render import RenderedTree, exchange, write_tree
 from syntraf_ctl.render_target import MARKER
 
 from .conftest import REVIEW_HOSTS, refused, review_inventory, snapshot
@@ -145,3 +146,22 @@ def test_ro3_a_read_only_inventory_leaves_the_render_and_the_lock_as_they_were(w
     assert "cannot write the rendered files or the lock file" in done.stderr and "Read-only" in done.stderr
     assert snapshot(world) == before
     assert (world / LOCK_NAME).exists() is False and (world / "inv" / LOCK_NAME).exists()
+
+
+def test_the_swap_is_one_exchange_and_write_tree_guards_other_callers(world):
+    (world / "a").mkdir()
+    (world / "a/A").write_text("a\n")
+    (world / "b").mkdir()
+    (world / "b/B").write_text("b\n")
+    if not exchange(str(world / "a"), str(world / "b")):
+        pytest.skip("no renameat2(RENAME_EXCHANGE) here: render falls back to two renames")
+    assert [p.name for p in (world / "a").iterdir()] == ["B"] and [
+        p.name for p in (world / "b").iterdir()
+    ] == ["A"]
+    with pytest.raises(FileExistsError, match="is not an earlier syntraf-ctl render"):
+        write_tree(RenderedTree({"x/file": "new\n"}), str(world / "a"))
+    assert (world / "a/B").read_text() == "b\n" and sorted(p.name for p in world.iterdir()) == [
+        "a",
+        "b",
+        "inv",
+    ]
