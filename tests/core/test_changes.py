@@ -137,6 +137,10 @@ def test_long_lists_of_names_are_summarised(tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "iperf3 version unknown for h00, h01, h02, h03, h04 and 7 more (12 in all): run" in text
     assert "hosts in no mesh group: i00, i01, i02, i03, i04 and 7 more (12 in all)" in text
+    assert main(["render", "-i", "inv", "-o", "out"]) == 0
+    assert "new iperf3 authentication material for h00, h01, h02, h03, h04 and 7 more (12 in all)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_deleting_most_key_material_needs_allow_destroy(rendered, capsys):
