@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syntraf_probe import bounds
+
 from syntraf_ctl import units
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.variables import Vars
@@ -45,7 +47,7 @@ HOST_DEFAULTS: dict[str, Any] = {
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
 TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
-    "bandwidth": units.parse_bandwidth,
+    "bandwidth": units.parse_edge_bandwidth,
     "packet_size": units.parse_packet_size,
     "packets_per_second": units.parse_packets_per_second,
     "dscp": units.parse_dscp,
@@ -315,14 +317,15 @@ def derive_traffic(settings: dict[str, Any]) -> Traffic:
         bandwidth = round(8 * size * pps)
     elif size is None:
         size = round(bandwidth / (8 * pps))
-        if not units.PACKET_SIZE_MIN <= size <= units.PACKET_SIZE_MAX:
-            raise ValueError(
-                f"bandwidth {bandwidth} bit/s at {pps:g} packets/s gives a packet_size of {size} bytes, "
-                f"outside {units.PACKET_SIZE_MIN}-{units.PACKET_SIZE_MAX}"
-            )
     if pps is None:
         pps = bandwidth / (8 * size)
     pps = int(pps) if float(pps).is_integer() else round(pps, 3)
+    given = " and ".join(f"{key} {settings[key]:g}" for key in RATE_KEYS if key in settings)
+    for key, value in (("bandwidth", bandwidth), ("packet_size", size), ("packets_per_second", pps)):
+        try:
+            bounds.check(f"edges[].{key}_bps" if key == "bandwidth" else f"edges[].{key}", value)
+        except ValueError as error:
+            raise ValueError(f"{given}: the derived {key} {error}") from None
     return Traffic(
         bandwidth,
         size,
@@ -382,12 +385,12 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         check.add("syntraf_iperf3_binary", f"expected an absolute path, got {binary!r}")
     duration = check.parse(
         "syntraf_test_duration",
-        lambda v: units.parse_int(v, 10, 86400, "seconds"),
+        lambda v: units.within("iperf3.test_duration", v),
         value["syntraf_test_duration"],
     )
     spool = check.parse(
         "syntraf_spool_max_bytes",
-        lambda v: units.parse_int(v, 1024 * 1024, None, "bytes"),
+        lambda v: units.within("spool.max_bytes", v),
         value["syntraf_spool_max_bytes"],
     )
     log_level = value["syntraf_log_level"]
@@ -395,11 +398,16 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         check.add("syntraf_log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     auth = check.parse("syntraf_iperf3_auth", units.parse_bool, value["syntraf_iperf3_auth"])
     version = value["syntraf_iperf3_version"]
-    if version is not None and not re.match(r"^\d+\.\d+(\.\d+)?$", str(version)):
+    if isinstance(version, float):  # 3.20 unquoted is the number 3.2: the version is lost
+        check.add(
+            "syntraf_iperf3_version",
+            f'YAML reads an unquoted version as the number {version!r}; quote it ("3.20", not 3.20)',
+        )
+    elif version is not None and not re.match(r"^\d+\.\d+(\.\d+)?$", str(version)):
         check.add("syntraf_iperf3_version", f"expected a version like 3.12, got {version!r}")
     skew = check.parse(
         "syntraf_iperf3_time_skew_threshold",
-        lambda v: units.parse_int(v, 1, 86400, "seconds"),
+        lambda v: units.within("auth.time_skew_threshold", v),
         value["syntraf_iperf3_time_skew_threshold"],
     )
     if len(problems) > before:
@@ -474,8 +482,11 @@ def _parse_databases(value: Any, check: _Collector) -> tuple[Database, ...]:
                 shown = "" if key == "token" else f", got {entry.get(key)!r}"
                 check.add(f"{path}.{key}", f"required, a non-empty string{shown}")
         url = entry.get("url")
-        if isinstance(url, str) and not re.match(r"^https?://[^/\s]+", url):
-            check.add(f"{path}.url", f"expected http:// or https://host[:port], got {url!r}")
+        if isinstance(url, str) and url.strip():
+            check.parse(f"{path}.url", bounds.check_url, url)
+        token = entry.get("token")
+        if isinstance(token, str) and token.strip():
+            check.parse(f"{path}.token", lambda t: bounds.check_token(t.strip()), token)
         name = entry.get("name", f"influxdb-{index}")
         if not isinstance(name, str) or not NAME.match(name):
             check.add(f"{path}.name", f"expected 1-50 letters, digits, '_' or '-', got {name!r}")
