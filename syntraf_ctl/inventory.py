@@ -25,11 +25,9 @@ from ansible.utils.vars import combine_vars
 from ansible.vars.manager import VariableManager
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
+from syntraf_ctl.model import GLOBAL_KEYS
 from syntraf_ctl.problems import Problem, display_path
 from syntraf_ctl.variables import Vars
-
-# Variables that only make sense once for the whole inventory (`all` vars or group_vars/all).
-GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")
 
 
 class LoadedInventory:
@@ -111,16 +109,23 @@ class LoadedInventory:
         """Template `keys` of `raw` with `raw` as the variables, recording where each value came from."""
         templar = Templar(loader=self._loader, variables=raw)
         result = Vars(scope, {})
+        wanted = set(keys)
+        result.others = {
+            str(key): where(value) or where(key)
+            for key, value in raw.items()
+            if key.startswith("syntraf_") and key not in wanted
+        }
         with _vault_context(self._vault_secrets):
-            for key in keys:
-                if key not in raw:
+            for key in raw:  # raw's own keys: they carry the file:line of a boolean or null value
+                if key not in wanted:
                     continue
-                _record_origins(raw[key], key, result.origins)
+                name = str(key)
+                _record_origins(raw[key], name, result.origins, key)
                 try:
-                    result.values[key] = plain(templar.template(raw[key]))
+                    result.values[name] = plain(templar.template(raw[key]))
                 except AnsibleError as error:
-                    result.failed.add(key)
-                    self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
+                    result.failed.add(name)
+                    self.problems.append(Problem(result.origin(name), scope, name, _template_error(error)))
         return result
 
 
@@ -163,18 +168,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _record_origins(value: Any, path: str, origins: dict[str, str], depth: int = 3) -> None:
-    source = where(value)
+def _record_origins(value: Any, path: str, origins: dict[str, str], name: Any = None, depth: int = 3) -> None:
+    """Where `value` (set under key `name`) came from; a boolean or null carries no tag, its key does."""
+    source = where(value) or where(name)
     if source:
         origins[path] = source
     if depth == 0:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            _record_origins(item, f"{path}.{key}", origins, depth - 1)
+            _record_origins(item, f"{path}.{key}", origins, key, depth - 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _record_origins(item, f"{path}[{index}]", origins, depth - 1)
+            _record_origins(item, f"{path}[{index}]", origins, None, depth - 1)
 
 
 def _template_error(error: AnsibleError) -> str:

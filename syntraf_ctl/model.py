@@ -7,6 +7,7 @@ fixes everything in one pass. The inventory is reached only through `LoadedInven
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from syntraf_probe import bounds
 
 from syntraf_ctl import units
-from syntraf_ctl.problems import Problem
+from syntraf_ctl.problems import Problem, summarise
 from syntraf_ctl.variables import Vars
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
@@ -46,6 +47,11 @@ HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_iperf3_time_skew_threshold": 10,
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
+GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")  # once for all (`all` vars, group_vars/all)
+# Other syntraf_* variables an inventory may set: the playbooks' and the role's (roles/*/defaults).
+PLAYBOOK_KEYS = ("syntraf_hosts", "syntraf_rendered", "syntraf_render_dir", "syntraf_vault_password_file")
+ROLE_PREFIXES = ("syntraf_probe_", "syntraf_deploy_")
+KNOWN_KEYS = tuple(k for k in (*GLOBAL_KEYS, *HOST_KEYS, *PLAYBOOK_KEYS) if k.startswith("syntraf_"))
 TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
     "bandwidth": units.parse_edge_bandwidth,
     "packet_size": units.parse_packet_size,
@@ -158,6 +164,7 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     problems: list[Problem] = []
     scope = inventory.globals()
     check = _Collector(problems, scope)
+    _check_unknown_keys(scope, problems)
     profiles = _parse_profiles(scope.values.get("syntraf_iperf3_profiles", {}), check)
     settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
     hostnames_by_group: dict[str, list[str]] = {}
@@ -181,6 +188,7 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     hosts = {host.uid: host for host in hosts_by_name.values() if host is not None}
     _check_references(hosts, groups, hostnames_by_group, problems)
     _check_test_duration(hosts, groups, problems)
+    _check_shared_addresses(hosts, problems)
     enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
     idle = [name for name in inventory.hostnames if name not in enabled]
     problems.extend(
@@ -357,7 +365,18 @@ def _resolve_members(
     return inventory.match(pattern)
 
 
+def _check_unknown_keys(scope: Vars, problems: list[Problem]) -> None:
+    """A syntraf_* variable nobody reads is a typo until shown otherwise: say which name was meant."""
+    for key, source in sorted(scope.others.items()):
+        if key in KNOWN_KEYS or key.startswith(ROLE_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(Problem(source, scope.scope, key, f"unknown syntraf variable{hint}"))
+
+
 def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
+    _check_unknown_keys(scope, problems)
     check = _Collector(problems, scope)
     before = len(problems)
     value = {**HOST_DEFAULTS, **scope.values}
@@ -568,3 +587,27 @@ def _check_test_duration(
                     f"({group.traffic.interval:g} s)"
                 )
                 problems.append(host.problem("syntraf_test_duration", message))
+
+
+def _check_shared_addresses(hosts: dict[str, Host], problems: list[Problem]) -> None:
+    """Hosts at one address listen on one set of ports: their ranges must not overlap. Hosts behind NAT
+    never listen (they start every test), so they may share their NAT's address."""
+    listeners: dict[str, list[Host]] = {}
+    for host in hosts.values():
+        if not host.behind_nat:
+            listeners.setdefault(host.address.lower(), []).append(host)
+    for same in listeners.values():
+        for host in same:
+            low, high = host.port_range
+            clash = [o for o in same if o is not host and o.port_range[0] <= high and low <= o.port_range[1]]
+            if clash:
+                others = summarise([f"{o.name} ({o.port_range[0]}-{o.port_range[1]})" for o in clash])
+                message = (
+                    f"{host.name} has the address {host.address} of {others}, and its listen port range "
+                    f"{low}-{high} overlaps theirs: give each host at one address its own range"
+                )
+                source = host.source
+                where = source.origin("syntraf_listen_port_range") or source.origin(
+                    "syntraf_address" if "syntraf_address" in source.values else "ansible_host"
+                )
+                problems.append(Problem(where, source.scope, "syntraf_listen_port_range", message))

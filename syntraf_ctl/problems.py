@@ -28,8 +28,32 @@ class ValidationError(Exception):
     """The inventory cannot be compiled; `problems` lists every reason, `str()` shows them one per line."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(set(problems))
+        self.problems = merge_repeats(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def merge_repeats(problems: list[Problem]) -> list[Problem]:
+    """Each problem once: one value (same file:line, key and message) seen by many hosts, as a bad value in
+    group_vars/all is, becomes one problem naming the inventory, or a few of the hosts and how many."""
+    subjects: dict[tuple[str, str, str], set[str]] = {}
+    for problem in problems:
+        subjects.setdefault((problem.source, problem.key, problem.message), set()).add(problem.subject)
+    merged = []
+    for (source, key, message), names in subjects.items():
+        if not source or len(names) == 1:
+            merged.extend(Problem(source, subject, key, message) for subject in names)
+        elif "inventory" in names:
+            merged.append(Problem(source, "inventory", key, message))
+        else:
+            merged.append(Problem(source, summarise(sorted(names)), key, message))
+    return sorted(merged)
+
+
+def summarise(names: list[str], shown: int = 3) -> str:
+    """`names` in one short phrase: all of a few, else the first ones and how many more."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def report(error: ValidationError, stream=None) -> int:
