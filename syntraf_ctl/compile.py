@@ -25,6 +25,12 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     """
     if not os.path.exists(inventory_path):
         raise ValidationError([Problem(inventory_path, "inventory", "", "no such file or directory")])
+    if vault_password_file and _inside(vault_password_file, inventory_path):
+        message = (
+            "the vault password file is inside the inventory directory: Ansible would read it as an "
+            "inventory source (and show the password as a host name); keep it outside"
+        )
+        raise ValidationError([Problem(display_path(vault_password_file), "inventory", "", message)])
     try:
         inventory = LoadedInventory(inventory_path, vault_password_file)
         model, problems = build_model(inventory)
@@ -44,6 +50,13 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     plan = Plan(model, edges, path, count_kept(edges, locked), versions_unknown=sorted(auth.unknown))
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
+
+
+def _inside(path: str, directory: str) -> bool:
+    if not os.path.isdir(directory):
+        return False
+    directory, path = os.path.realpath(directory), os.path.realpath(path)
+    return os.path.commonpath([directory, path]) == directory
 
 
 def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:
