@@ -36,10 +36,10 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
         model, problems = build_model(inventory)
     except AnsibleError as error:
         raise ValidationError([error_problem(error, display_path(inventory_path))]) from None
-    if problems:
-        raise ValidationError(problems)
+    # Every stage runs on what is valid so far, so one bad value does not hide the problems of later stages.
     edges, warnings = compute_edges(model)
-    edges, auth, problems = apply_auth_rule(model, edges, inventory.directory)
+    edges, auth, auth_problems = apply_auth_rule(model, edges, inventory.directory)
+    problems += auth_problems
     warnings += auth.warnings
     problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)

@@ -47,6 +47,18 @@ HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_iperf3_time_skew_threshold": 10,
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
+MESH_KEYS = (  # host settings the edges, ports and bandwidth checks depend on
+    "syntraf_uid",
+    "syntraf_address",
+    "ansible_host",
+    "syntraf_listen_port_range",
+    "syntraf_behind_nat",
+    "syntraf_include_only",
+    "syntraf_exclude",
+    "syntraf_override_dst",
+    "syntraf_max_bandwidth",
+    "syntraf_iperf3_auth",
+)
 GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")  # once for all (`all` vars, group_vars/all)
 # Other syntraf_* variables an inventory may set: the playbooks' and the role's (roles/*/defaults).
 PLAYBOOK_KEYS = ("syntraf_hosts", "syntraf_rendered", "syntraf_render_dir", "syntraf_vault_password_file")
@@ -429,7 +441,9 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         lambda v: units.within("auth.time_skew_threshold", v),
         value["syntraf_iperf3_time_skew_threshold"],
     )
-    if len(problems) > before:
+    # A host whose mesh settings are wrong is left out of the mesh; one with only a wrong local setting
+    # (log level, spool, databases...) stays in it, so later stages (ports, bandwidth) still report theirs.
+    if any(_variable(problem.key) in MESH_KEYS for problem in problems[before:]):
         return None
     return Host(
         name=name,
@@ -443,7 +457,7 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         max_bandwidth_bps=max_bw,
         databases=databases,
         iperf3_binary=binary,
-        test_duration=duration,
+        test_duration=HOST_DEFAULTS["syntraf_test_duration"] if duration is None else duration,
         spool_max_bytes=spool,
         log_level=log_level,
         auth=bool(auth),
@@ -451,6 +465,11 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         time_skew_threshold=skew,
         source=scope,
     )
+
+
+def _variable(path: str) -> str:
+    """The variable of a problem's key: `syntraf_exclude` for `syntraf_exclude.voip`."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def _parse_uid_lists(key: str, value: Any, check: _Collector) -> dict[str, frozenset[str]]:

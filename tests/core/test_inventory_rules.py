@@ -83,3 +83,16 @@ def test_a_bad_value_in_group_vars_all_is_reported_once(review, hosts, value, ex
     lines = problem_lines(err)
     assert len(lines) == 1, err
     assert lines[0].startswith(f"  - inv/group_vars/all/db.yml:1: {expected}")
+
+
+def test_every_problem_of_every_stage_at_once(review):  # AO1
+    review.file("host_vars/a1.yml", "syntraf_log_level: verbose\n")  # model stage
+    review.file("host_vars/a2.yml", "syntraf_listen_port_range: 15000-15000\n")  # ports: it listens for 2
+    review.file("host_vars/a3.yml", "syntraf_max_bandwidth: 100k\n")  # 2 × 68.8k sent
+    (review.root / ".syntraf.lock.json").write_text("{damaged")
+    code, _, err = review.run("plan")
+    assert code == 2
+    lines = problem_lines(err)
+    assert len(lines) == 4, err
+    for fragment in ("syntraf_log_level: expected", "port exhaustion", "more than its maximum", "lock"):
+        assert any(fragment in line for line in lines), (fragment, err)
