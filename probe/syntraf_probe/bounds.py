@@ -31,19 +31,29 @@ class Bound:
 # Keys are the probe config's (docs/probe-config.md); `edges[]` keys are per edge.
 BOUNDS: dict[str, Bound] = {
     "edges[].bandwidth_bps": Bound(
-        1, 100_000_000_000, "bit/s", True, "iperf3 -b 0 means unlimited; above 100g one iperf3 cannot pace"
+        1,
+        100_000_000_000,
+        "bit/s",
+        True,
+        "iperf3 reads -b 0 as unlimited; one iperf3 paces 100 Gbit/s at most",
     ),
-    "edges[].packet_size": Bound(16, 65507, "bytes", True, "iperf3's least UDP payload (-l); IPv4's most"),
+    "edges[].packet_size": Bound(
+        16, 65507, "bytes", True, "iperf3's smallest UDP payload (-l) to the largest an IPv4 datagram carries"
+    ),
     "edges[].packets_per_second": Bound(
-        0.001, 10_000_000, "packets/s", False, "configs keep 3 decimals; 10 million/s is one iperf3's most"
+        0.001,
+        10_000_000,
+        "packets/s",
+        False,
+        "configs keep 3 decimals; one iperf3 sends 10 million/s at most",
     ),
-    "edges[].dscp": Bound(0, 63, "", True, "a 6-bit field"),
+    "edges[].dscp": Bound(0, 63, "", True, "the 6-bit DSCP field"),
     "edges[].interval": Bound(0.1, 60, "s", False, "what iperf3 -i accepts"),
-    "edges[].port": Bound(1, 65535, "", True, "TCP/UDP ports"),
-    "iperf3.test_duration": Bound(1, 86400, "s", True, "bounded tests (-t), at most a day"),
+    "edges[].port": Bound(1, 65535, "", True, "TCP and UDP ports"),
+    "iperf3.test_duration": Bound(1, 86400, "s", True, "one bounded test (-t), at most a day"),
     "iperf3.connect_timeout_ms": Bound(100, 600_000, "ms", True, "iperf3 --connect-timeout"),
     "auth.time_skew_threshold": Bound(1, 86400, "s", True, "iperf3 --time-skew-threshold"),
-    "spool.max_bytes": Bound(1 << 20, 1 << 40, "bytes", True, "per database, on the probe's disk"),
+    "spool.max_bytes": Bound(1 << 20, 1 << 40, "bytes", True, "per database, on the host's disk"),
 }
 
 

@@ -4,7 +4,10 @@ nothing written, and never a traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from syntraf_probe.bounds import BOUNDS
 
 
 def refused(review, *fragments: str) -> str:
@@ -80,3 +83,28 @@ def test_a_token_with_a_line_break_is_refused_without_showing_it(review):  # PR5
     text = 'syntraf_influxdb: [{url: "http://h:8086", org: noc, bucket: b, token: "se\\ncret"}]\n'
     line = refused(review.file("host_vars/a3.yml", text), "syntraf_influxdb[0].token", "line break")
     assert "se" not in line.split("token:")[-1].replace("line break", "")
+
+
+# The inventory setting behind each bound, for the table in docs/inventory.md.
+SET_BY = {
+    "edges[].bandwidth_bps": "mesh group `bandwidth`, given or derived",
+    "edges[].packet_size": "mesh group `packet_size`, given or derived",
+    "edges[].packets_per_second": "mesh group `packets_per_second`, given or derived",
+    "edges[].dscp": "mesh group `dscp`",
+    "edges[].interval": "mesh group `interval`",
+    "edges[].port": "`syntraf_listen_port_range`",
+    "iperf3.test_duration": "`syntraf_test_duration`",
+    "iperf3.connect_timeout_ms": "syntraf-ctl (3000)",
+    "auth.time_skew_threshold": "`syntraf_iperf3_time_skew_threshold`",
+    "spool.max_bytes": "`syntraf_spool_max_bytes`",
+}
+
+
+def test_the_documented_bounds_are_the_codes():
+    rows = [f"| `{key}` | {SET_BY[key]} | {bound.limits()} | {bound.why} |" for key, bound in BOUNDS.items()]
+    header = "| probe config key | set by | range | why |\n|---|---|---|---|\n"
+    expected = header + "\n".join(rows) + "\n"
+    text = (Path(__file__).parents[2] / "docs" / "inventory.md").read_text()
+    start = text.index("| probe config key |")
+    documented = text[start : text.index("<!-- end of bounds table -->", start)]
+    assert documented == expected, "docs/inventory.md's bounds table should read:\n" + expected
