@@ -3,8 +3,8 @@
 Ansible only warns about a duplicate YAML key (it keeps the last value) and, before it gives up on an
 inventory source with "Completely failed to parse", warns once per plugin with the real cause. Both are
 captured here: a duplicate key becomes a problem naming file:line, and a source no plugin could parse becomes
-a problem with the cause (YAML error with its line, a script's exit code and stderr). Other warnings are shown
-as Ansible shows them.
+a problem with the cause (YAML error with its line, a script's exit code and stderr). Other warnings and
+deprecations are shown as Ansible shows them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def warnings_as_problems(problems: list[Problem]) -> Iterator[None]:
             yield
         finally:
             problems.extend(_problems(context.get_warnings()))
+            for deprecation in context.get_deprecation_warnings():
+                Display()._deprecated(deprecation)
 
 
 def _problems(warnings: list[WarningSummary]) -> list[Problem]:
