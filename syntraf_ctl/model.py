@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syntraf_probe import bounds
+from syntraf_probe.config import LOG_LEVELS
 
 from syntraf_ctl import units
 from syntraf_ctl.problems import Problem, summarise
@@ -28,7 +29,6 @@ DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defau
 DEFAULT_DSCP = 0
 DEFAULT_INTERVAL = 10.0
 DEFAULT_PORT_RANGE = "15000-16000"
-LOG_LEVELS = ("debug", "info", "warning", "error")
 DATABASE_KEYS = ("name", "url", "org", "bucket", "token", "ca_path", "verify_tls")
 HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_listen_port_range": DEFAULT_PORT_RANGE,
