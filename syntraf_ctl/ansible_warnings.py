@@ -10,15 +10,18 @@ deprecations are shown as Ansible shows them.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 
+from ansible import constants as C
 from ansible._internal._display_utils import DeferredWarningContext
 from ansible.module_utils._internal._messages import Event, WarningSummary
 from ansible.utils.display import Display
 
 from syntraf_ctl.problems import Problem, display_path
 
+DUPLICATE_KEY_SETTING = "ANSIBLE_DUPLICATE_YAML_DICT_KEY"
 _ORIGIN = re.compile(r"^Origin: (/.+?)(?::(\d+)(?::\d+)?)?$", re.MULTILINE)
 _PLUGIN_SOURCE = re.compile(r"^Origin: <inventory plugin '\w+' with source '(/[^']+)'>$", re.MULTILINE)
 _DUPLICATE = re.compile(r"^Found duplicate mapping key (.+)\.$")
@@ -31,13 +34,29 @@ _NOT_MINE = ("no root 'plugin' key", "Plugin configuration YAML file, not YAML i
 def warnings_as_problems(problems: list[Problem]) -> Iterator[None]:
     """Run Ansible calls with their warnings captured; add the problems among them to `problems`, even when
     the calls raise (the "Completely failed to parse" error comes after the warnings with the cause)."""
-    with DeferredWarningContext(variables={}) as context:
+    with DeferredWarningContext(variables={}) as context, _duplicate_keys_reported():
         try:
             yield
         finally:
             problems.extend(_problems(context.get_warnings()))
             for deprecation in context.get_deprecation_warnings():
                 Display()._deprecated(deprecation)
+
+
+@contextlib.contextmanager
+def _duplicate_keys_reported() -> Iterator[None]:
+    """Ansible's `duplicate_dict_key` setting at `warn` (captured as a problem) unless it is `error` already:
+    an ansible.cfg or environment saying `ignore` must not let a duplicate key pass silently."""
+    saved = os.environ.get(DUPLICATE_KEY_SETTING)
+    if C.config.get_config_value("DUPLICATE_YAML_DICT_KEY") != "error":
+        os.environ[DUPLICATE_KEY_SETTING] = "warn"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(DUPLICATE_KEY_SETTING, None)
+        else:
+            os.environ[DUPLICATE_KEY_SETTING] = saved
 
 
 def _problems(warnings: list[WarningSummary]) -> list[Problem]:

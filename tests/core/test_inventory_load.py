@@ -30,7 +30,12 @@ def command_lines() -> list[str]:
     return lines
 
 
-def test_a_duplicate_yaml_key_is_an_error_naming_file_and_line(review):  # C4
+@pytest.mark.parametrize(
+    "setting", [None, "ignore", "warn"]
+)  # Ansible's duplicate_dict_key, as a user sets it
+def test_a_duplicate_yaml_key_is_an_error_naming_file_and_line(review, monkeypatch, setting):  # C4
+    if setting:
+        monkeypatch.setenv("ANSIBLE_DUPLICATE_YAML_DICT_KEY", setting)
     review.group("{packet_size: 172, packets_per_second: 50,\n  packets_per_second: 5000}")
     review.file("host_vars/a1.yml", "syntraf_log_level: info\nsyntraf_log_level: debug\n")
     code, _, err = review.run("plan")
