@@ -86,6 +86,8 @@ def inventories(draw: st.DrawFn) -> dict[str, str]:
     files = {"hosts.yml": hosts_yml, "group_vars/all/main.yml": main_yml}
     if draw(st.integers(0, 3)) == 3:
         files["host_vars/a0.yml"] = host_setting(draw) + "\n"
+    if draw(st.integers(0, 9)) == 9:  # AO1: a damaged lock file
+        files[".syntraf.lock.json"] = draw(st.sampled_from(["{damaged", '{"schema": 1, "ports": []}', "[]"]))
     return files
 
 
