@@ -60,6 +60,7 @@ def _duplicate_keys_reported() -> Iterator[None]:
 
 
 def _problems(warnings: list[WarningSummary]) -> list[Problem]:
+    """The problems among captured warnings; the other warnings are shown as Ansible shows them."""
     found: list[Problem] = []
     failures: list[tuple[str, Problem]] = []
     for warning in warnings:
