@@ -15,6 +15,7 @@ from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.plan import Plan, format_bps
 from syntraf_ctl.ports import assign_ports, count_kept
 from syntraf_ctl.problems import Problem, ValidationError, display_path
+from syntraf_ctl.render_target import contains
 
 
 def compile_inventory(inventory_path: str, vault_password_file: str | None = None, lock: bool = True) -> Plan:
@@ -25,15 +26,22 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
     """
     if not os.path.exists(inventory_path):
         raise ValidationError([Problem(inventory_path, "inventory", "", "no such file or directory")])
+    vault_checked = os.path.isdir(inventory_path) and vault_password_file is not None
+    if vault_checked and contains(os.path.realpath(inventory_path), os.path.realpath(vault_password_file)):
+        message = (
+            "the vault password file is inside the inventory directory: Ansible would read it as an "
+            "inventory source (and show the password as a host name); keep it outside"
+        )
+        raise ValidationError([Problem(display_path(vault_password_file), "inventory", "", message)])
     try:
         inventory = LoadedInventory(inventory_path, vault_password_file)
         model, problems = build_model(inventory)
     except AnsibleError as error:
         raise ValidationError([error_problem(error, display_path(inventory_path))]) from None
-    if problems:
-        raise ValidationError(problems)
+    # Every stage runs on what is valid so far, so one bad value does not hide the problems of later stages.
     edges, warnings = compute_edges(model)
-    edges, auth, problems = apply_auth_rule(model, edges, inventory.directory)
+    edges, auth, auth_problems = apply_auth_rule(model, edges, inventory.directory)
+    problems += auth_problems
     warnings += auth.warnings
     problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)

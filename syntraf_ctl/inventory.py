@@ -1,6 +1,7 @@
 """Read an Ansible inventory with ansible-core's own API: hosts, groups, templated and vaulted variables.
 
-This is the only module that talks to Ansible. It hands the rest of the controller plain Python values
+This is the only module that talks to Ansible (with syntraf_ctl.ansible_warnings, which turns its warnings
+into problems). It hands the rest of the controller plain Python values
 (dict, list, str, int, float, bool, None) plus, for each value, the file and line Ansible loaded it from,
 so validation messages can point at them.
 """
@@ -25,11 +26,11 @@ from ansible.utils.vars import combine_vars
 from ansible.vars.manager import VariableManager
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
-from syntraf_ctl.problems import Problem, display_path
+from syntraf_ctl.ansible_warnings import warnings_as_problems
+from syntraf_ctl.model import GLOBAL_KEYS
+from syntraf_ctl.problems import Problem, ValidationError, display_path
+from syntraf_ctl.time_limit import ENVIRONMENT, TimeLimitExceeded, inventory_seconds, time_limit
 from syntraf_ctl.variables import Vars
-
-# Variables that only make sense once for the whole inventory (`all` vars or group_vars/all).
-GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")
 
 
 class LoadedInventory:
@@ -48,8 +49,19 @@ class LoadedInventory:
             secret.load()
             self._vault_secrets = [("default", secret)]
             self._loader.set_vault_secrets(self._vault_secrets)
-        with _unparsed_sources_fail():
-            self._inventory = InventoryManager(loader=self._loader, sources=[self.source])
+        seconds = inventory_seconds()
+        try:
+            with time_limit(seconds), warnings_as_problems(self.problems), _unparsed_sources_fail():
+                self._inventory = InventoryManager(loader=self._loader, sources=[self.source])
+        except TimeLimitExceeded:
+            message = (
+                f"not loaded within {seconds:g} s (a dynamic inventory script that hangs?); "
+                f"set {ENVIRONMENT} to allow longer"
+            )
+            raise ValidationError([Problem(display_path(self.source), "inventory", "", message)]) from None
+        except AnsibleError as error:  # the captured warnings say why; Ansible's error only that it failed
+            problems = self.problems or [error_problem(error, display_path(self.source))]
+            raise ValidationError(problems) from None
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
         self._host_cache: dict[str, Vars] = {}
 
@@ -77,7 +89,8 @@ class LoadedInventory:
     @functools.cached_property
     def _all_vars(self) -> dict[str, Any]:
         group = self._inventory.groups["all"]
-        plugins = get_vars_from_inventory_sources(self._loader, self._inventory._sources, [group], "task")
+        with warnings_as_problems(self.problems):
+            plugins = get_vars_from_inventory_sources(self._loader, self._inventory._sources, [group], "task")
         return combine_vars(group.get_vars(), plugins)
 
     def host(self, name: str, keys: Iterable[str]) -> Vars:
@@ -88,7 +101,8 @@ class LoadedInventory:
         """
         if name not in self._host_cache:
             host = self._inventory.get_host(name)
-            raw = self._variables.get_vars(host=host)
+            with warnings_as_problems(self.problems):
+                raw = self._variables.get_vars(host=host)
             self._check_global_keys(name, raw)
             self._host_cache[name] = self._resolve(f"host {name}", raw, keys)
         return self._host_cache[name]
@@ -111,16 +125,23 @@ class LoadedInventory:
         """Template `keys` of `raw` with `raw` as the variables, recording where each value came from."""
         templar = Templar(loader=self._loader, variables=raw)
         result = Vars(scope, {})
+        wanted = set(keys)
+        result.others = {
+            str(key): where(value) or where(key)
+            for key, value in raw.items()
+            if key.startswith("syntraf_") and key not in wanted
+        }
         with _vault_context(self._vault_secrets):
-            for key in keys:
-                if key not in raw:
+            for key in raw:  # raw's own keys: they carry the file:line of a boolean or null value
+                if key not in wanted:
                     continue
-                _record_origins(raw[key], key, result.origins)
+                name = str(key)
+                _record_origins(raw[key], name, result.origins, key)
                 try:
-                    result.values[key] = plain(templar.template(raw[key]))
+                    result.values[name] = plain(templar.template(raw[key]))
                 except AnsibleError as error:
-                    result.failed.add(key)
-                    self.problems.append(Problem(result.origin(key), scope, key, _template_error(error)))
+                    result.failed.add(name)
+                    self.problems.append(Problem(result.origin(name), scope, name, _template_error(error)))
         return result
 
 
@@ -163,18 +184,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _record_origins(value: Any, path: str, origins: dict[str, str], depth: int = 3) -> None:
-    source = where(value)
+def _record_origins(value: Any, path: str, origins: dict[str, str], name: Any = None, depth: int = 3) -> None:
+    """Where `value` (set under key `name`) came from; a boolean or null carries no tag, its key does."""
+    source = where(value) or where(name)
     if source:
         origins[path] = source
     if depth == 0:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            _record_origins(item, f"{path}.{key}", origins, depth - 1)
+            _record_origins(item, f"{path}.{key}", origins, key, depth - 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _record_origins(item, f"{path}[{index}]", origins, depth - 1)
+            _record_origins(item, f"{path}[{index}]", origins, None, depth - 1)
 
 
 def _template_error(error: AnsibleError) -> str:

@@ -7,12 +7,17 @@ fixes everything in one pass. The inventory is reached only through `LoadedInven
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from syntraf_probe import bounds
+from syntraf_probe.config import LOG_LEVELS
+
 from syntraf_ctl import units
+from syntraf_ctl.messages import name_list
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.render_target import PLAN_FILE
 from syntraf_ctl.variables import Vars
@@ -27,7 +32,6 @@ DEFAULT_DSCP = 0
 DEFAULT_INTERVAL = 10.0
 DEFAULT_PORT_RANGE = "15000-16000"
 MAX_FILE_NAME = 255  # bytes, NAME_MAX of Linux file systems
-LOG_LEVELS = ("debug", "info", "warning", "error")
 DATABASE_KEYS = ("name", "url", "org", "bucket", "token", "ca_path", "verify_tls")
 HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_listen_port_range": DEFAULT_PORT_RANGE,
@@ -46,8 +50,25 @@ HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_iperf3_time_skew_threshold": 10,
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)
+MESH_KEYS = (  # host settings the edges, ports and bandwidth checks depend on
+    "syntraf_uid",
+    "syntraf_address",
+    "ansible_host",
+    "syntraf_listen_port_range",
+    "syntraf_behind_nat",
+    "syntraf_include_only",
+    "syntraf_exclude",
+    "syntraf_override_dst",
+    "syntraf_max_bandwidth",
+    "syntraf_iperf3_auth",
+)
+GLOBAL_KEYS = ("syntraf_mesh_groups", "syntraf_iperf3_profiles")  # once for all (`all` vars, group_vars/all)
+# Other syntraf_* variables an inventory may set: the playbooks' and the role's (roles/*/defaults).
+PLAYBOOK_KEYS = ("syntraf_hosts", "syntraf_rendered", "syntraf_render_dir", "syntraf_vault_password_file")
+ROLE_PREFIXES = ("syntraf_probe_", "syntraf_deploy_")
+KNOWN_KEYS = tuple(k for k in (*GLOBAL_KEYS, *HOST_KEYS, *PLAYBOOK_KEYS) if k.startswith("syntraf_"))
 TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
-    "bandwidth": units.parse_bandwidth,
+    "bandwidth": units.parse_edge_bandwidth,
     "packet_size": units.parse_packet_size,
     "packets_per_second": units.parse_packets_per_second,
     "dscp": units.parse_dscp,
@@ -158,6 +179,7 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     problems: list[Problem] = []
     scope = inventory.globals()
     check = _Collector(problems, scope)
+    _check_unknown_keys(scope, problems)
     profiles = _parse_profiles(scope.values.get("syntraf_iperf3_profiles", {}), check)
     settings: dict[str, tuple[Traffic | None, str | None, bool]] = {}
     hostnames_by_group: dict[str, list[str]] = {}
@@ -182,6 +204,7 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     hosts = {host.uid: host for host in hosts_by_name.values() if host is not None}
     _check_references(hosts, groups, hostnames_by_group, problems)
     _check_test_duration(hosts, groups, problems)
+    _check_shared_addresses(hosts, problems)
     enabled = {h for name, g in groups.items() if not g.disabled for h in hostnames_by_group[name]}
     idle = [name for name in inventory.hostnames if name not in enabled]
     problems.extend(_check_hostnames(inventory, set(specs)))
@@ -329,14 +352,15 @@ def derive_traffic(settings: dict[str, Any]) -> Traffic:
         bandwidth = round(8 * size * pps)
     elif size is None:
         size = round(bandwidth / (8 * pps))
-        if not units.PACKET_SIZE_MIN <= size <= units.PACKET_SIZE_MAX:
-            raise ValueError(
-                f"bandwidth {bandwidth} bit/s at {pps:g} packets/s gives a packet_size of {size} bytes, "
-                f"outside {units.PACKET_SIZE_MIN}-{units.PACKET_SIZE_MAX}"
-            )
     if pps is None:
         pps = bandwidth / (8 * size)
     pps = int(pps) if float(pps).is_integer() else round(pps, 3)
+    given = " and ".join(f"{key} {settings[key]:g}" for key in RATE_KEYS if key in settings)
+    for key, value in (("bandwidth", bandwidth), ("packet_size", size), ("packets_per_second", pps)):
+        try:
+            bounds.check(f"edges[].{key}_bps" if key == "bandwidth" else f"edges[].{key}", value)
+        except ValueError as error:
+            raise ValueError(f"{given}: the derived {key} {error}") from None
     return Traffic(
         bandwidth,
         size,
@@ -377,7 +401,18 @@ def _resolve_members(
     return hostnames
 
 
+def _check_unknown_keys(scope: Vars, problems: list[Problem]) -> None:
+    """A syntraf_* variable nobody reads is a typo until shown otherwise: say which name was meant."""
+    for key, source in sorted(scope.others.items()):
+        if key in KNOWN_KEYS or key.startswith(ROLE_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(Problem(source, scope.scope, key, f"unknown syntraf variable{hint}"))
+
+
 def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
+    _check_unknown_keys(scope, problems)
     check = _Collector(problems, scope)
     before = len(problems)
     value = {**HOST_DEFAULTS, **scope.values}
@@ -405,12 +440,12 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         check.add("syntraf_iperf3_binary", f"expected an absolute path, got {binary!r}")
     duration = check.parse(
         "syntraf_test_duration",
-        lambda v: units.parse_int(v, 10, 86400, "seconds"),
+        lambda v: units.within("iperf3.test_duration", v),
         value["syntraf_test_duration"],
     )
     spool = check.parse(
         "syntraf_spool_max_bytes",
-        lambda v: units.parse_int(v, 1024 * 1024, None, "bytes"),
+        lambda v: units.within("spool.max_bytes", v),
         value["syntraf_spool_max_bytes"],
     )
     log_level = value["syntraf_log_level"]
@@ -418,14 +453,21 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         check.add("syntraf_log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     auth = check.parse("syntraf_iperf3_auth", units.parse_bool, value["syntraf_iperf3_auth"])
     version = value["syntraf_iperf3_version"]
-    if version is not None and not re.match(r"^\d+\.\d+(\.\d+)?$", str(version)):
+    if isinstance(version, float):  # 3.20 unquoted is the number 3.2: the version is lost
+        check.add(
+            "syntraf_iperf3_version",
+            f'YAML reads an unquoted version as the number {version!r}; quote it ("3.20", not 3.20)',
+        )
+    elif version is not None and not re.match(r"^\d+\.\d+(\.\d+)?$", str(version)):
         check.add("syntraf_iperf3_version", f"expected a version like 3.12, got {version!r}")
     skew = check.parse(
         "syntraf_iperf3_time_skew_threshold",
-        lambda v: units.parse_int(v, 1, 86400, "seconds"),
+        lambda v: units.within("auth.time_skew_threshold", v),
         value["syntraf_iperf3_time_skew_threshold"],
     )
-    if len(problems) > before:
+    # A host whose mesh settings are wrong is left out of the mesh; one with only a wrong local setting
+    # (log level, spool, databases...) stays in it, so later stages (ports, bandwidth) still report theirs.
+    if any(_variable(problem.key) in MESH_KEYS for problem in problems[before:]):
         return None
     return Host(
         name=name,
@@ -439,7 +481,7 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         max_bandwidth_bps=max_bw,
         databases=databases,
         iperf3_binary=binary,
-        test_duration=duration,
+        test_duration=HOST_DEFAULTS["syntraf_test_duration"] if duration is None else duration,
         spool_max_bytes=spool,
         log_level=log_level,
         auth=bool(auth),
@@ -447,6 +489,11 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         time_skew_threshold=skew,
         source=scope,
     )
+
+
+def _variable(path: str) -> str:
+    """The variable of a problem's key: `syntraf_exclude` for `syntraf_exclude.voip`."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def _parse_uid_lists(key: str, value: Any, check: _Collector) -> dict[str, frozenset[str]]:
@@ -497,8 +544,11 @@ def _parse_databases(value: Any, check: _Collector) -> tuple[Database, ...]:
                 shown = "" if key == "token" else f", got {entry.get(key)!r}"
                 check.add(f"{path}.{key}", f"required, a non-empty string{shown}")
         url = entry.get("url")
-        if isinstance(url, str) and not re.match(r"^https?://[^/\s]+", url):
-            check.add(f"{path}.url", f"expected http:// or https://host[:port], got {url!r}")
+        if isinstance(url, str) and url.strip():
+            check.parse(f"{path}.url", bounds.check_url, url)
+        token = entry.get("token")
+        if isinstance(token, str) and token.strip():
+            check.parse(f"{path}.token", lambda t: bounds.check_token(t.strip()), token)
         name = entry.get("name", f"influxdb-{index}")
         if not isinstance(name, str) or not NAME.match(name):
             check.add(f"{path}.name", f"expected 1-50 letters, digits, '_' or '-', got {name!r}")
@@ -580,3 +630,27 @@ def _check_test_duration(
                     f"({group.traffic.interval:g} s)"
                 )
                 problems.append(host.problem("syntraf_test_duration", message))
+
+
+def _check_shared_addresses(hosts: dict[str, Host], problems: list[Problem]) -> None:
+    """Hosts at one address listen on one set of ports: their ranges must not overlap. Hosts behind NAT
+    never listen (they start every test), so they may share their NAT's address."""
+    listeners: dict[str, list[Host]] = {}
+    for host in hosts.values():
+        if not host.behind_nat:
+            listeners.setdefault(host.address.lower(), []).append(host)
+    for same in listeners.values():
+        for host in same:
+            low, high = host.port_range
+            clash = [o for o in same if o is not host and o.port_range[0] <= high and low <= o.port_range[1]]
+            if clash:
+                others = name_list([f"{o.name} ({o.port_range[0]}-{o.port_range[1]})" for o in clash])
+                message = (
+                    f"{host.name} has the address {host.address} of {others}, and its listen port range "
+                    f"{low}-{high} overlaps theirs: give each host at one address its own range"
+                )
+                source = host.source
+                where = source.origin("syntraf_listen_port_range") or source.origin(
+                    "syntraf_address" if "syntraf_address" in source.values else "ansible_host"
+                )
+                problems.append(Problem(where, source.scope, "syntraf_listen_port_range", message))

@@ -6,6 +6,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from syntraf_ctl.messages import name_list
+
 EXIT_INVALID = 2
 
 
@@ -28,8 +30,25 @@ class ValidationError(Exception):
     """The inventory cannot be compiled; `problems` lists every reason, `str()` shows them one per line."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(set(problems))
+        self.problems = merge_repeats(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def merge_repeats(problems: list[Problem]) -> list[Problem]:
+    """Each problem once: one value (same file:line, key and message) seen by many hosts, as a bad value in
+    group_vars/all is, becomes one problem naming the inventory, or a few of the hosts and how many."""
+    subjects: dict[tuple[str, str, str], set[str]] = {}
+    for problem in problems:
+        subjects.setdefault((problem.source, problem.key, problem.message), set()).add(problem.subject)
+    merged = []
+    for (source, key, message), names in subjects.items():
+        if not source or len(names) == 1:
+            merged.extend(Problem(source, subject, key, message) for subject in names)
+        elif "inventory" in names:
+            merged.append(Problem(source, "inventory", key, message))
+        else:
+            merged.append(Problem(source, name_list(sorted(names)), key, message))
+    return sorted(merged)
 
 
 def report(error: ValidationError, stream=None) -> int:

@@ -27,12 +27,12 @@ def render_target(output: str, inventory: str) -> str:
     target = os.path.realpath(output)
     inventory_dir = os.path.realpath(inventory if os.path.isdir(inventory) else os.path.dirname(inventory))
     shown = output if target == os.path.abspath(output) else f"{output} (-> {target})"
-    if _contains(target, inventory_dir):
+    if contains(target, inventory_dir):
         raise OutputRefused(
             f"{shown} holds the inventory {inventory}: a render replaces its output directory whole, "
             "which would delete the inventory, its lock file and its keys; render somewhere else"
         )
-    if _contains(inventory_dir, target):
+    if contains(inventory_dir, target):
         raise OutputRefused(
             f"{shown} is inside the inventory directory {inventory_dir}: Ansible would read the rendered "
             "files as inventory sources; render somewhere else"
@@ -66,5 +66,6 @@ def is_earlier_render(directory: str) -> bool:
         return stream.read() == MARKER_TEXT
 
 
-def _contains(outer: str, inner: str) -> bool:
+def contains(outer: str, inner: str) -> bool:
+    """Whether real path `inner` is `outer` or below it (both already resolved)."""
     return os.path.commonpath([outer, inner]) == outer

@@ -6,8 +6,13 @@ Values may arrive as Python numbers (YAML) or strings (INI inventories, template
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import math
 import re
+
+from syntraf_probe import bounds
+from syntraf_probe.bounds import BOUNDS
 
 _SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 _BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kmg]?)\s*$", re.IGNORECASE)
@@ -29,22 +34,27 @@ _BOOLEANS = {
     "0": False,
 }
 
-PACKET_SIZE_MIN, PACKET_SIZE_MAX = 16, 65507  # UDP payload: iperf3's minimum, IPv4's maximum
-INTERVAL_MIN, INTERVAL_MAX = 0.1, 60.0  # what iperf3 -i accepts
-PORT_MIN, PORT_MAX = 1, 65535
-
 
 def _number(value: object, what: str) -> float:
+    """A finite number from a YAML number or a string (INI inventories); inf and nan are refused."""
     if isinstance(value, bool):
         raise ValueError(f"expected {what}, got a boolean")
+    number = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"expected {what}, got {value!r}")
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if number is None or not math.isfinite(number):
+        raise ValueError(f"expected {what}, got {value!r}")
+    return number
+
+
+def within(key: str, value: object) -> float | int:
+    """`value` as a number within the probe's bound `key` (syntraf_probe.bounds: one table for both sides)."""
+    bound = BOUNDS[key]
+    number = _number(value, f"{'an integer' if bound.integer else 'a number'} ({bound.limits()})")
+    return bounds.check(key, int(number) if bound.integer and number.is_integer() else number)
 
 
 def parse_bandwidth(value: object) -> int:
@@ -58,49 +68,39 @@ def parse_bandwidth(value: object) -> int:
         )
     bps = round(float(match.group(1)) * _SUFFIX[match.group(2).lower()])
     if bps <= 0:
-        raise ValueError(f"must be more than 0 bit/s, got {value!r}")
+        raise ValueError(f"must be more than 0 bit/s (iperf3 reads 0 as unlimited), got {value!r}")
     return bps
+
+
+def parse_edge_bandwidth(value: object) -> int:
+    """A mesh group's bit/s: a bandwidth within what the probe runs."""
+    return int(within("edges[].bandwidth_bps", parse_bandwidth(value)))
 
 
 def parse_dscp(value: object) -> int:
     """DSCP 0-63 from an integer or a name: ef, af11..af43, cs0..cs7."""
     if isinstance(value, str) and value.strip().lower() in _DSCP_NAMES:
         return _DSCP_NAMES[value.strip().lower()]
-    what = "a DSCP value 0-63 or a name (ef, af11..af43, cs0..cs7)"
-    number = _number(value, what)
-    if not number.is_integer() or not 0 <= number <= 63:
-        raise ValueError(f"expected {what}, got {value!r}")
-    return int(number)
-
-
-def parse_int(value: object, low: int, high: int | None = None, what: str = "an integer") -> int:
-    """An integer within [low, high] (high None = unbounded)."""
-    bounds = f"{low}-{high}" if high is not None else f">= {low}"
-    number = _number(value, f"{what} ({bounds})")
-    if not number.is_integer() or number < low or (high is not None and number > high):
-        raise ValueError(f"expected {what} ({bounds}), got {value!r}")
-    return int(number)
+    try:
+        return int(within("edges[].dscp", value))
+    except ValueError:
+        what = "a DSCP value 0-63 or a name (ef, af11..af43, cs0..cs7)"
+        raise ValueError(f"expected {what}, got {value!r}") from None
 
 
 def parse_packet_size(value: object) -> int:
-    """UDP payload bytes (iperf3 -l), 16-65507."""
-    return parse_int(value, PACKET_SIZE_MIN, PACKET_SIZE_MAX, "a UDP payload size in bytes")
+    """UDP payload bytes (iperf3 -l)."""
+    return int(within("edges[].packet_size", value))
 
 
 def parse_interval(value: object) -> float:
-    """Reporting interval in seconds, 0.1-60 (iperf3 -i)."""
-    number = _number(value, f"seconds ({INTERVAL_MIN:g}-{INTERVAL_MAX:g})")
-    if not INTERVAL_MIN <= number <= INTERVAL_MAX:
-        raise ValueError(f"expected seconds between {INTERVAL_MIN:g} and {INTERVAL_MAX:g}, got {value!r}")
-    return number
+    """Reporting interval in seconds (iperf3 -i)."""
+    return float(within("edges[].interval", value))
 
 
 def parse_packets_per_second(value: object) -> float:
-    """Packets per second, more than 0 (fractions allowed: 0.5 is one packet every 2 s)."""
-    number = _number(value, "packets per second (more than 0)")
-    if number <= 0:
-        raise ValueError(f"expected packets per second more than 0, got {value!r}")
-    return number
+    """Packets per second (fractions allowed: 0.5 is one packet every 2 s)."""
+    return within("edges[].packets_per_second", value)
 
 
 def parse_port_range(value: object) -> tuple[int, int]:
@@ -109,8 +109,9 @@ def parse_port_range(value: object) -> tuple[int, int]:
     if not match:
         raise ValueError(f"expected a port range such as 15000-16000, got {value!r}")
     low, high = int(match.group(1)), int(match.group(2))
-    if not (PORT_MIN <= low <= PORT_MAX and PORT_MIN <= high <= PORT_MAX):
-        raise ValueError(f"ports must be {PORT_MIN}-{PORT_MAX}, got {value!r}")
+    port = BOUNDS["edges[].port"]
+    if not (port.low <= low <= port.high and port.low <= high <= port.high):
+        raise ValueError(f"ports must be {port.limits()}, got {value!r}")
     if low > high:
         raise ValueError(f"the first port must not be above the last, got {value!r}")
     return low, high

@@ -14,6 +14,7 @@ class Vars:
     values: dict[str, Any]
     origins: dict[str, str] = field(default_factory=dict)  # "syntraf_exclude.voip" -> "host_vars/a.yml:3"
     failed: set[str] = field(default_factory=set)  # keys set but not templated (a problem says why)
+    others: dict[str, str] = field(default_factory=dict)  # other syntraf_* variables set -> where (typos?)
 
     def origin(self, path: str) -> str:
         """The best known source of `path` (e.g. `syntraf_influxdb[0].url`), falling back to its parents."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from .bounds import BOUNDS, check, check_url
+
 SCHEMA = 1
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -120,11 +122,13 @@ class _Reader:
             self.fail(self.key(name), "must not be empty")
         return value
 
-    def number(self, name: str, low: float, high: float, integer: bool = True) -> Any:
-        value = self.get(name, (int,) if integer else (int, float))
-        if not low <= value <= high:
-            self.fail(self.key(name), f"{value} is outside {low}..{high}")
-        return value
+    def number(self, name: str, bound: str) -> Any:
+        """The number at `name`, within BOUNDS[bound] (the limits syntraf-ctl validates with too)."""
+        value = self.get(name, (int,) if BOUNDS[bound].integer else (int, float))
+        try:
+            return check(bound, value)
+        except ValueError as error:
+            self.fail(self.key(name), str(error))
 
     def child(self, name: str, index: Optional[int] = None) -> _Reader:
         value = self.data[name] if index is None else self.data[name][index]
@@ -196,15 +200,15 @@ def _edge(r: _Reader) -> Edge:
         listener=r.text("listener"),
         initiator=r.text("initiator"),
         mode=mode,
-        port=r.number("port", 1, 65535),
+        port=r.number("port", "edges[].port"),
         connect_address=r.text("connect_address"),
         src_address=r.text("src_address"),
         dst_address=r.text("dst_address"),
-        bandwidth_bps=r.number("bandwidth_bps", 1, 10**11),
-        packet_size=r.number("packet_size", 16, 65507),
-        packets_per_second=r.number("packets_per_second", 0.001, 10**7, integer=False),
-        dscp=r.number("dscp", 0, 63),
-        interval=r.number("interval", 0.1, 60, integer=False),
+        bandwidth_bps=r.number("bandwidth_bps", "edges[].bandwidth_bps"),
+        packet_size=r.number("packet_size", "edges[].packet_size"),
+        packets_per_second=r.number("packets_per_second", "edges[].packets_per_second"),
+        dscp=r.number("dscp", "edges[].dscp"),
+        interval=r.number("interval", "edges[].interval"),
         pkcs1_padding=r.get("pkcs1_padding", (bool,)),
     )
     if {edge.listener, edge.initiator} != {edge.src, edge.dst}:
@@ -217,14 +221,14 @@ def _edge(r: _Reader) -> Edge:
 def _iperf3(r: _Reader) -> Iperf3Settings:
     return Iperf3Settings(
         binary=r.text("binary"),
-        test_duration=r.number("test_duration", 1, 86400),
-        connect_timeout_ms=r.number("connect_timeout_ms", 100, 600000),
+        test_duration=r.number("test_duration", "iperf3.test_duration"),
+        connect_timeout_ms=r.number("connect_timeout_ms", "iperf3.connect_timeout_ms"),
     )
 
 
 def _auth(r: _Reader) -> Auth:
     return Auth(
-        time_skew_threshold=r.number("time_skew_threshold", 1, 86400),
+        time_skew_threshold=r.number("time_skew_threshold", "auth.time_skew_threshold"),
         private_key_path=r.text("private_key_path"),
         authorized_users_path=r.text("authorized_users_path"),
         username=r.text("username"),
@@ -234,8 +238,10 @@ def _auth(r: _Reader) -> Auth:
 
 def _database(r: _Reader) -> Database:
     url = r.text("url")
-    if not url.startswith(("http://", "https://")):
-        r.fail(r.key("url"), f"{url!r} is not an http(s) URL")
+    try:
+        check_url(url)
+    except ValueError as error:
+        r.fail(r.key("url"), str(error))
     return Database(
         name=r.text("name"),
         url=url,
@@ -248,4 +254,4 @@ def _database(r: _Reader) -> Database:
 
 
 def _spool(r: _Reader) -> Spool:
-    return Spool(directory=r.text("directory"), max_bytes=r.number("max_bytes", 4096, 2**40))
+    return Spool(directory=r.text("directory"), max_bytes=r.number("max_bytes", "spool.max_bytes"))

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
+from .bounds import check_token
 from .config import ConfigError, Database
 from .spool import Spool
 
@@ -29,10 +30,13 @@ LOG_REPEAT_SECONDS = 60.0
 
 
 def read_token(db: Database) -> str:
+    """The token of `db`; one that cannot be sent (a line break in it) is a config error, not transient."""
     try:
-        return Path(db.token_path).read_text(encoding="utf-8").strip()
+        return check_token(Path(db.token_path).read_text(encoding="utf-8").strip())
     except OSError as error:
         raise ConfigError(f"databases {db.name}: token_path {db.token_path}: {error.strerror}") from None
+    except ValueError as error:
+        raise ConfigError(f"databases {db.name}: token_path {db.token_path}: {error}") from None
 
 
 class DatabaseClient:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from syntraf_ctl.importer import ConfigImportError, convert
 from syntraf_ctl.importer.notes import summary
-from syntraf_ctl.importer.output import encrypt_secret_files, write_inventory
+from syntraf_ctl.importer.output import check_output, encrypt_secret_files, write_inventory
+from syntraf_ctl.importer.validate import plan_problems
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,10 +49,16 @@ def run(args: argparse.Namespace) -> int:
         files = inventory.files
         if args.vault_password_file:
             files = encrypt_secret_files(inventory, args.vault_password_file)
-        written = write_inventory(files, inventory.secret_files, args.output, args.force)
+        check_output(files, args.output, args.force)
+        problems = plan_problems(inventory, files, args.vault_password_file, args.output)
+        if problems:
+            report(ValidationError(problems))
+            print("syntraf-ctl import-toml: plan would refuse it; nothing written", file=sys.stderr)
+            return EXIT_INVALID
+        written = write_inventory(files, inventory.secret_files, args.output)
     except ConfigImportError as exc:
         print(f"syntraf-ctl import-toml: {exc}; nothing written", file=sys.stderr)
-        return 1
+        return EXIT_INVALID
     except OSError as exc:  # a full disk or a permission error half-way: say which file
         print(f"syntraf-ctl import-toml: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 import tomllib
+from syntraf_probe.bounds import BOUNDS
 
 from syntraf_ctl.importer import values
 from syntraf_ctl.importer.notes import CHANGED, GONE, IGNORED, TODO, Note
@@ -18,7 +19,7 @@ _UID = re.compile(r"^[A-Za-z0-9_-]+$")
 # Original defaults that a group or profile falls back to when a value is invalid (reference §6.2).
 DEFAULT_DSCP = 0
 DEFAULT_PACKET_SIZE = 32
-MIN_PACKET_SIZE = 16  # iperf3's smallest UDP payload
+MIN_PACKET_SIZE = int(BOUNDS["edges[].packet_size"].low)  # iperf3's smallest UDP payload
 DEFAULT_INTERVAL = 1  # the code's "1", not the README's 10: 1 s is what deployments actually reported
 
 _CONTROL = "syntraf has no control channel: hosts get their files from `syntraf-ctl apply` over SSH"
@@ -163,10 +164,10 @@ class _Reader:
     def traffic(self, table: dict, where: str) -> Traffic:
         given: dict[str, int | float] = {}
         checks = {  # key: (syntraf name, parser, original default)
-            "DSCP": ("dscp", lambda v: values.integer_in_range(v, 0, 63), DEFAULT_DSCP),
+            "DSCP": ("dscp", lambda v: values.within_bound(v, "edges[].dscp"), DEFAULT_DSCP),
             "PACKET_SIZE": (
                 "packet_size",
-                lambda v: values.integer_in_range(v, MIN_PACKET_SIZE, 65507),
+                lambda v: values.within_bound(v, "edges[].packet_size"),
                 DEFAULT_PACKET_SIZE,
             ),
             "INTERVAL": ("interval", lambda v: values.number_in_range(v, 1, 60), DEFAULT_INTERVAL),
@@ -372,7 +373,7 @@ def _read_databases(reader: _Reader, items: list) -> list[Database]:
         at = f"{reader.source}: {where}"
         _unique(reader, uid, seen, where)
         reader.section_keys("DATABASE", where, table, (*required, "DB_SERVER_USE_SSL"))
-        port = values.integer_in_range(table["DB_PORT"], 1, 65535)
+        port = values.within_bound(table["DB_PORT"], "edges[].port")
         if port is None:
             raise reader.error(f"{where}: DB_PORT", f"{table['DB_PORT']!r} is not a port (1-65535)")
         scheme = (
@@ -409,7 +410,7 @@ def _read_global(reader: _Reader, table: dict, config: SyntrafConfig) -> None:
     at = f"{reader.source}: [GLOBAL]"
     if "IPERF3_TIME_SKEW_THRESHOLD" in table:
         raw = table["IPERF3_TIME_SKEW_THRESHOLD"]
-        config.time_skew_threshold = values.integer_in_range(raw, 1, 86400)
+        config.time_skew_threshold = values.within_bound(raw, "auth.time_skew_threshold")
         if config.time_skew_threshold is None:
             config.time_skew_threshold = 10
             reader.notes.append(

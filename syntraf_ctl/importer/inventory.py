@@ -10,7 +10,7 @@ from syntraf_ctl.importer.notes import CHANGED, IGNORED, TODO, Note
 from syntraf_ctl.importer.selection import host_selection
 from syntraf_ctl.importer.traffic import flag_packet_size, group_entry, profile_entry
 from syntraf_ctl.importer.values import ConfigImportError, format_bandwidth
-from syntraf_ctl.importer.yamlout import Commented, dump
+from syntraf_ctl.importer.yamlout import Commented, Template, dump
 
 HOSTS_FILE = "hosts.yml"
 VARS_FILE = "group_vars/all/syntraf.yml"
@@ -33,6 +33,7 @@ class Inventory:
     files: dict[str, str]  # relative path -> text
     secret_files: set[str]  # the paths to encrypt when a vault password is given
     notes: list[Note]
+    dynamic_hosts: set[str]  # hosts whose ansible_host is left for the user to fill (a TODO, not an error)
 
 
 def safe_names(uids: list[str], what: str, reserved: tuple[str, ...] = ()) -> dict[str, str]:
@@ -114,7 +115,7 @@ def _group_vars(
                 "url": db.url,
                 "org": db.org,
                 "bucket": db.bucket,
-                "token": f"{{{{ {variable} }}}}",
+                "token": Template(f"{{{{ {variable} }}}}"),
             }
             for db, variable in zip(config.databases, vault)
         ]
@@ -185,10 +186,21 @@ def _note_nat_pairs(nodes: list[Node], notes: list[Note]) -> None:
                 notes.append(Note(IGNORED, f"[[SERVER_CLIENT]] {node.uid}: BEHIND_NAT", message))
 
 
+def config_group_names(config: SyntrafConfig, inventory_groups: dict[str, str]) -> set[str]:
+    """Every name a mesh group goes by: its UID and its inventory group's name."""
+    return {g.uid for g in config.groups} | set(inventory_groups.values())
+
+
 def build_inventory(config: SyntrafConfig, notes: list[Note], source: str) -> Inventory:
     """Every file of the inventory directory, as text; `notes` gains what the mapping changed."""
     notes = list(notes)
     inventory_groups = safe_names([g.uid for g in config.groups], "[[MESH_GROUP]] UID", ("all", "ungrouped"))
+    for node in config.nodes:
+        if node.uid in config_group_names(config, inventory_groups):
+            raise ConfigImportError(
+                f"[[SERVER_CLIENT]] UID {node.uid!r} is also the name of a mesh group: Ansible would take "
+                "the group's host pattern for this one host; rename one of them"
+            )
     banner = f"Imported from {source} by `syntraf-ctl import-toml`; see docs/migration.md."
     files = {
         HOSTS_FILE: dump(
@@ -218,4 +230,5 @@ def build_inventory(config: SyntrafConfig, notes: list[Note], source: str) -> In
                 host_vars, f"{banner}\nSYNTRAF [[SERVER_CLIENT]] {node.uid}."
             )
     _note_nat_pairs(config.nodes, notes)
-    return Inventory(files, {VAULT_FILE} if vault else set(), notes)
+    dynamic = {node.uid for node in config.nodes if node.address is None}
+    return Inventory(files, {VAULT_FILE} if vault else set(), notes, dynamic)

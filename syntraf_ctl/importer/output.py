@@ -26,17 +26,29 @@ def encrypt_secret_files(inventory: Inventory, vault_password_file: Path) -> dic
     }
 
 
-def write_inventory(
-    files: dict[str, str], secret_files: set[str], directory: Path, force: bool
-) -> list[Path]:
-    """Write `files` under `directory` (`secret_files` readable by the owner only); refuse, writing nothing,
-    if any exists and `force` is false."""
-    targets = {directory / relative: text for relative, text in files.items()}
-    existing = sorted(str(path) for path in targets if path.exists())
+def check_output(files: dict[str, str], directory: Path, force: bool) -> None:
+    """Raise ConfigImportError, before anything is written, if `files` cannot all be written under
+    `directory`: it or a parent is a file, a target is a directory, or a target exists (without `force`)."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigImportError(f"{directory} is a file: -o takes the inventory directory to write")
+    existing = []
+    for relative in files:
+        path = directory / relative
+        for parent in path.relative_to(directory).parents:
+            if parent != Path(".") and (directory / parent).exists() and not (directory / parent).is_dir():
+                raise ConfigImportError(f"{directory / parent} is a file where a directory is needed")
+        if path.is_dir():
+            raise ConfigImportError(f"{path} is a directory where the file is to be written")
+        if path.exists():
+            existing.append(str(path))
     if existing and not force:
         raise ConfigImportError(
-            f"{directory}: would overwrite {', '.join(existing)}; use --force to replace them"
+            f"{directory}: would overwrite {', '.join(sorted(existing))}; use --force to replace them"
         )
+
+
+def write_inventory(files: dict[str, str], secret_files: set[str], directory: Path) -> list[Path]:
+    """Write `files` under `directory` (`secret_files` readable by the owner only); `check_output` first."""
     for relative, text in files.items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,4 +56,4 @@ def write_inventory(
         temporary.write_text(text, encoding="utf-8")
         temporary.chmod(0o600 if relative in secret_files else 0o644)
         temporary.replace(path)
-    return list(targets)
+    return [directory / relative for relative in files]

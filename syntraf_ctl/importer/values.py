@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from syntraf_probe.bounds import BOUNDS
+
 _BANDWIDTH = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)\s*$")
 _PORT_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 _MULTIPLIERS = {"": 1, "k": 1_000, "m": 1_000_000}
@@ -50,6 +52,12 @@ def integer_in_range(value: object, low: int, high: int) -> int | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return value if isinstance(value, int) and low <= value <= high else None
+
+
+def within_bound(value: object, key: str) -> int | None:
+    """An integer within the probe's bound `key` (syntraf_probe.bounds); None where the original fell back."""
+    bound = BOUNDS[key]
+    return integer_in_range(value, int(bound.low), int(bound.high))
 
 
 def number_in_range(value: object, low: float, high: float) -> float | None:

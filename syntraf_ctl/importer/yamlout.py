@@ -1,6 +1,10 @@
 """A small YAML writer for inventory files a person will read and edit: keys in the order given, short
 mappings and lists on one line, and comments after keys. Scalars are quoted by PyYAML so the output always
-reads back to the same data."""
+reads back to the same data.
+
+Imported values are data: Ansible templates inventory strings, so a string holding Jinja delimiters is
+written `!unsafe` (Ansible never templates it). Only `Template` values, written by the importer itself, are
+left for Ansible to template."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import yaml
 
 _FLOW_WIDTH = 100
 _INDENT = "  "
+_JINJA = ("{{", "{%", "{#")
 
 
 @dataclass(frozen=True)
@@ -20,11 +25,32 @@ class Commented:
     comment: str
 
 
+@dataclass(frozen=True)
+class Template:
+    """A string Ansible must template (a reference to a vault variable); any other string is data."""
+
+    text: str
+
+
+def _unsafe(value: object) -> bool:
+    """Whether Ansible would template `value`: a string with Jinja delimiters, anywhere inside it."""
+    if isinstance(value, Commented):
+        return _unsafe(value.value)
+    if isinstance(value, dict):
+        return any(_unsafe(k) or _unsafe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unsafe(v) for v in value)
+    return isinstance(value, str) and any(marker in value for marker in _JINJA)
+
+
 def scalar(value: object) -> str:
     if value is None:
         return ""
+    tag = "!unsafe " if _unsafe(value) else ""
+    if isinstance(value, Template):
+        value = value.text
     text = yaml.safe_dump(value, default_flow_style=True, width=float("inf"), allow_unicode=True)
-    return text.removesuffix("\n...\n").removesuffix("\n")
+    return tag + text.removesuffix("\n...\n").removesuffix("\n")
 
 
 def _is_flat(value: object) -> bool:
@@ -38,7 +64,7 @@ def _is_flat(value: object) -> bool:
 def _flow(value: dict | list) -> str:
     """`value` on one line; PyYAML quotes what flow context needs (",", "[", "]"...)."""
     text = yaml.safe_dump(
-        value, default_flow_style=True, sort_keys=False, width=float("inf"), allow_unicode=True
+        plain(value), default_flow_style=True, sort_keys=False, width=float("inf"), allow_unicode=True
     )
     return text.removesuffix("\n")
 
@@ -52,7 +78,7 @@ def _entry(prefix: str, value: object, depth: int) -> list[str]:
     if (
         isinstance(value, (dict, list))
         and value
-        and not (_is_flat(value) and len(_flow(value)) <= _FLOW_WIDTH)
+        and not (_is_flat(value) and not _unsafe(value) and len(_flow(value)) <= _FLOW_WIDTH)
     ):
         lines = _block(value, depth + 1)
         if prefix == "-" and isinstance(value, dict):  # "- key: value" with the next keys aligned under it
@@ -78,6 +104,8 @@ def plain(value: object) -> object:
     """`value` without its comments: what the YAML file reads back as."""
     if isinstance(value, Commented):
         return plain(value.value)
+    if isinstance(value, Template):
+        return value.text
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

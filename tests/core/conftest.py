@@ -83,7 +83,7 @@ def mesh_hosts(group: str, *names: str, **host_vars: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The base inventory of the bad-input review (/work/shared/reviews/bad-input.md): three hosts in `voip`.
+# The base inventory of the bad-input review (/work/shared/reviews/bad-input.md): each case changes one thing.
 REVIEW_HOSTS = (
     "all: {children: {voip: {hosts: {a1: {ansible_host: 127.0.0.1}, a2: {ansible_host: 127.0.0.2}, "
     "a3: {ansible_host: 127.0.0.3}}}}}\n"
@@ -126,3 +126,37 @@ def refused(argv: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(argv) == 2
     assert snapshot(root) == before
     return capsys.readouterr().err
+
+
+class ReviewCase:
+    """The review's base inventory in `root`, changed by the case, run through the real CLI."""
+
+    def __init__(self, root: Path, capsys: pytest.CaptureFixture) -> None:
+        self.root, self.capsys = root, capsys
+        review_inventory(root)
+
+    def file(self, relative: str, text: str) -> ReviewCase:
+        write(self.root / relative, text)
+        return self
+
+    def group(self, settings: str) -> ReviewCase:
+        """Replace the voip mesh group's settings (a YAML flow mapping)."""
+        text = REVIEW_GROUP_VARS.replace(
+            "{packet_size: 172, packets_per_second: 50, dscp: ef, interval: 1}", settings
+        )
+        return self.file("group_vars/all/main.yml", text)
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of `syntraf-ctl COMMAND -i ROOT ARGS`."""
+        from syntraf_ctl.cli import main
+
+        self.capsys.readouterr()
+        code = main([args[0], "-i", str(self.root), *args[1:]])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+def review(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> ReviewCase:
+    monkeypatch.chdir(tmp_path)
+    return ReviewCase(tmp_path / "inv", capsys)

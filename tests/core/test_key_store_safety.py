@@ -69,10 +69,11 @@ def test_a_gitignore_the_operator_wrote_is_left_alone(repo):
 
 
 def test_apply_check_writes_no_key_material_and_no_lock(repo):
-    unreachable = "ansible_host: 127.0.0.1, ansible_port: 1, ansible_connection: ssh"
     hosts = REVIEW_HOSTS
-    for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
-        hosts = hosts.replace(f"ansible_host: {address}", unreachable)
+    for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):  # nothing listens on port 1: unreachable
+        hosts = hosts.replace(
+            f"ansible_host: {address}", f"ansible_host: {address}, ansible_port: 1, ansible_connection: ssh"
+        )
     (repo / "inv/hosts.yml").write_text(hosts)
     before = snapshot(repo / "inv")
     done = subprocess.run([CLI, "apply", "-i", "inv", "--check"], capture_output=True, text=True)

@@ -75,7 +75,7 @@ def test_interval_bounds_are_iperf3s(value, ok):
     if ok:
         assert units.parse_interval(value) == float(value)
     else:
-        with pytest.raises(ValueError, match="0.1 and 60"):
+        with pytest.raises(ValueError, match="0.1-60 s"):
             units.parse_interval(value)
 
 

@@ -56,7 +56,7 @@ def test_ansible_reads_the_inventory(imported) -> None:
 def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "hosts.yml").write_text("# mine\n")
     result = syntraf_ctl("import-toml", MULTIGROUP, "-o", str(tmp_path))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "hosts.yml" in result.stderr and "--force" in result.stderr and "nothing written" in result.stderr
     assert all_files(tmp_path) == {"hosts.yml"}
     assert (tmp_path / "hosts.yml").read_text() == "# mine\n"
@@ -76,7 +76,7 @@ def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
 def test_broken_config_is_named_and_nothing_written(tmp_path: Path, name: str, fragments: list[str]) -> None:
     out = tmp_path / "out"
     result = syntraf_ctl("import-toml", str(FIXTURES / "broken" / name), "-o", str(out))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith(f"syntraf-ctl import-toml: {FIXTURES / 'broken' / name}: ")
     for fragment in fragments:
         assert fragment in result.stderr
@@ -90,7 +90,7 @@ def test_bad_config_writes_nothing(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     result = syntraf_ctl("import-toml", str(config), "-o", str(out))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "[[SERVER_CLIENT]] TOR-SRV2: MESH_GROUP_UID_LIST" in result.stderr and "'LABNET'" in result.stderr
     assert not out.exists()
 
@@ -112,5 +112,5 @@ def test_unreadable_password_file_writes_nothing(tmp_path: Path) -> None:
     result = syntraf_ctl(
         "import-toml", MULTIGROUP, "-o", str(out), "--vault-password-file", str(tmp_path / "none")
     )
-    assert result.returncode == 1 and "vault password" in result.stderr
+    assert result.returncode == 2 and "vault password" in result.stderr
     assert not out.exists()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from ansible.parsing.utils.yaml import from_yaml
 
 from syntraf_ctl.importer.values import ConfigImportError, bandwidth_bps, format_bandwidth, port_range
-from syntraf_ctl.importer.yamlout import Commented, dump, plain
+from syntraf_ctl.importer.yamlout import Commented, Template, dump, plain
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,8 @@ def test_yaml_reads_back_to_the_same_data() -> None:
     data = {
         "all": {
             "vars": {
-                "token": "{{ vault_x }}",
+                "token": Template("{{ vault_x }}"),
+                "imported": ["{{ 7 * 6 }}", "{% raw %}", "a {# b"],
                 "tricky": ["yes", "0.0.0.0", "15000-16000", "1e3", "a: b", "# not a comment", "null", ""],
                 "numbers": {"int": 3, "float": 0.5, "bool": False},
                 "databases": [
@@ -66,4 +68,7 @@ def test_yaml_reads_back_to_the_same_data() -> None:
     text = dump(data, "first line\nsecond line")
     assert text.startswith("# first line\n# second line\n---\n")
     assert "ansible_host:  # TODO: fill" in text
-    assert yaml.safe_load(text) == plain(data)
+    assert yaml.safe_load(text.replace("!unsafe ", "")) == plain(data)
+    assert from_yaml(text) == plain(data)  # Ansible's own loader
+    assert "token: '{{ vault_x }}'" in text  # the importer's template stays one
+    assert text.count("!unsafe") == 3  # imported data never is
