@@ -48,6 +48,8 @@ HOST_VARS = {
 }
 TYPOS = ["syntraf_behind_nats: true", "syntraf_exlude: {voip: [a2]}", "syntraf_max_bandwith: 10k"]  # P3b
 ADDRESSES = ([], ["10.0.0.999", "'-bad-'", "null", "127.0.0.1"])  # valid: each host its own, below
+HOST_NAMES = ([], ["plan.json", "h" * 300, "voip"])  # C8, C9, H1; valid: a0, a1, ...
+MEMBERS = (["", "members: voip, "], ["members: vio, "])  # TY1: a pattern that matches no host
 URLS = (
     ['"http://127.0.0.1:9"', '"https://influx.example.net:8086"', '"http://[::1]:8086"'],
     ['"http://influx host:8086"', '"https://h:99999"', '"http://:8086"', '"http://influx:8086\\nX-Evil: 1"'],
@@ -71,10 +73,15 @@ def inventories(draw: st.DrawFn) -> dict[str, str]:
         if draw(st.integers(0, 3)) == 3:
             extra = ", " + host_setting(draw)
         address = pick(draw, ADDRESSES, valid=f"127.0.0.{index + 1}")
-        hosts.append(f"        a{index}: {{ansible_host: {address}{extra}}}")
+        name = pick(draw, HOST_NAMES, valid=f"a{index}")
+        hosts.append(f"        {name}: {{ansible_host: {address}{extra}}}")
     hosts_yml = "all:\n  children:\n    voip:\n      hosts:\n" + "\n".join(hosts) + "\n"
     others = draw(st.lists(st.sampled_from(sorted(OTHER_TRAFFIC)), unique=True))
-    settings_text = pick(draw, RATES) + ", ".join(f"{k}: {pick(draw, OTHER_TRAFFIC[k])}" for k in others)
+    settings_text = (
+        pick(draw, MEMBERS)
+        + pick(draw, RATES)
+        + ", ".join(f"{k}: {pick(draw, OTHER_TRAFFIC[k])}" for k in others)
+    )
     if draw(st.integers(0, 9)) == 9:  # C4: a duplicate key
         settings_text += ", dscp: 0, dscp: 46"
     main_yml = (
