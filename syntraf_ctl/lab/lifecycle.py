@@ -25,7 +25,7 @@ from syntraf_ctl.lab.inventory import (
 )
 from syntraf_ctl.lab.mounts import remove_tree
 from syntraf_ctl.lab.network import LabNetwork
-from syntraf_ctl.lab.preflight import check_requirements
+from syntraf_ctl.lab.preflight import check_requirements, unmet_wan_requirements
 from syntraf_ctl.lab.rootfs import CACHE_ROOT, DEFAULT_SUITE, ensure_rootfs
 from syntraf_ctl.lab.ssh import generate_key
 from syntraf_ctl.lab.state import (
@@ -97,6 +97,9 @@ def lab_up(config: LabConfig, say: Say = print) -> UpReport:
         config.state_root,
     )
     if config.sites:
+        problem = unmet_wan_requirements()
+        if problem:
+            raise LabError(problem)
         topology.plan_sites(state, config.sites, list(config.nat_sites), list(config.wan))
     elif config.nat_sites or config.wan:
         raise LabError("--nat and --wan need --sites")

@@ -133,8 +133,9 @@ def parse_wan(specs: list[str], sites: list[str]) -> dict[str, Impairment]:
 
 
 def apply_changes(impairment: Impairment, changes: dict[str, object]) -> Impairment:
-    remark = changes.get("remark")
-    result = replace(impairment, **changes, **({"remark": tuple(remark)} if remark else {}))
+    if changes.get("remark"):  # a list, when it came as JSON
+        changes = {**changes, "remark": tuple(changes["remark"])}
+    result = replace(impairment, **changes)
     if result.jitter_ms > result.delay_ms:
         raise LabError(f"jitter {result.jitter_ms:g} ms is larger than the delay {result.delay_ms:g} ms")
     return result
