@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from wan_labs import require_wan
 
 from syntraf_ctl.lab.lifecycle import lab_down, network_up
-from syntraf_ctl.lab.preflight import unmet_wan_requirements
 from syntraf_ctl.lab.rootfs import DEFAULT_SUITE
 from syntraf_ctl.lab.state import DEFAULT_DB_PORT, LabState, plan_lab
 from syntraf_ctl.lab.testlabs import on_free_subnet, owned_lab_name, reap_abandoned_test_labs
@@ -18,12 +18,6 @@ from syntraf_ctl.lab.wan import topology
 SITES = {"a": 2, "b": 1, "c": 1}  # lab1, lab2 in a; lab3 in b; lab4 in c
 NAT_SITES = ["c"]
 DELAYS = ["a-b delay=20ms", "a-c delay=75ms", "b-c delay=150ms"]
-
-
-def require_wan() -> None:
-    problem = unmet_wan_requirements()
-    if problem:
-        pytest.skip(f"WAN lab tests: {problem}")
 
 
 @pytest.fixture(scope="session")
