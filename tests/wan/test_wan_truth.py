@@ -49,6 +49,28 @@ class Deployed:
         time.sleep(max(0.0, until + SETTLED - time.time()))
         return ledger.stored(self.state.db_url, since, until)
 
+    def drops(self) -> dict[ledger.EdgeKey, int]:
+        """What the emulator dropped of each edge since `lab up`."""
+        return ledger.drops(self.state, show(self.state), self.edges)
+
+    def impaired(self, link: str, words: list[str], seconds: float, undo: list[str]) -> tuple[float, float]:
+        """Impair `link` for `seconds`, then `undo` (also when interrupted); (start, end) in wall time."""
+        since = time.time()
+        try:
+            set_links(self.state, link, words)
+            time.sleep(seconds)
+        finally:
+            set_links(self.state, link, undo)
+        return since, time.time()
+
+    def between(self, *sites: str) -> list[Edge]:
+        return [
+            edge for edge in self.edges if {self.host_site(edge.src), self.host_site(edge.dst)} == set(sites)
+        ]
+
+    def host_site(self, host: str) -> str:
+        return self.state.host(host).site
+
     def boundaries(self, seconds: float) -> int:
         return int(seconds // TEST_DURATION) + 1
 
@@ -109,11 +131,10 @@ def test_every_edge_is_measured_nat_site_in_both_directions(deployed: Deployed) 
 
 
 def test_no_outage_and_no_loss_while_paths_are_up(deployed: Deployed) -> None:
+    before = deployed.drops()
     since = time.time()
-    before = show(deployed.state)
     points = deployed.window(since, since + WINDOW)
-    drops = ledger.drops(deployed.state, show(deployed.state), deployed.edges)
-    dropped_before = ledger.drops(deployed.state, before, deployed.edges)
+    assert deployed.drops() == before  # the emulator dropped nothing
     deployed.report(
         "clean paths: up=0 points, stored lost",
         {
@@ -121,22 +142,15 @@ def test_no_outage_and_no_loss_while_paths_are_up(deployed: Deployed) -> None:
             for key, value in points.items()
         },
     )
-    assert all(drops[key] == dropped_before[key] for key in drops)  # the emulator dropped nothing
     assert {key: value.outages for key, value in points.items() if value.outages} == {}
     assert {key: value.lost for key, value in points.items() if value.lost} == {}
 
 
 def test_stored_loss_equals_the_emulators_drops(deployed: Deployed) -> None:
-    before = ledger.drops(deployed.state, show(deployed.state), deployed.edges)
-    since = time.time()
-    try:
-        set_links(deployed.state, "all", ["loss=1%"])
-        time.sleep(WINDOW)
-    finally:
-        set_links(deployed.state, "all", ["loss=0%"])
-    until = time.time() + 2  # the last dropped datagram's interval ends within one interval
-    points = deployed.window(since - 1, until)
-    after = ledger.drops(deployed.state, show(deployed.state), deployed.edges)
+    before = deployed.drops()
+    since, until = deployed.impaired("all", ["loss=1%"], WINDOW, ["loss=0%"])
+    points = deployed.window(since - 1, until + 2)  # the last dropped datagram's interval ends by then
+    after = deployed.drops()
     truth = {key: after[key] - before[key] for key in after}
     allowed = deployed.boundaries(until - since)  # a datagram in flight at a boundary counts nowhere
     deployed.report(
@@ -148,24 +162,17 @@ def test_stored_loss_equals_the_emulators_drops(deployed: Deployed) -> None:
     )
     assert sum(truth.values()) > 0
     wrong = {
-        key: (points[key].lost, truth[key]) for key in truth if abs(points[key].lost - truth[key]) > allowed
+        key: (points[key].lost, value)
+        for key, value in truth.items()
+        if abs(points[key].lost - value) > allowed
     }
     assert wrong == {}
 
 
 def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
-    since = time.time()
-    try:
-        set_links(deployed.state, "a-b", ["hold=on"])
-        time.sleep(1.5)
-    finally:
-        set_links(deployed.state, "a-b", ["hold=off"])
-    points = deployed.window(since - 1, time.time() + 5)
-    held = [
-        edge.key
-        for edge in deployed.edges
-        if {deployed.state.host(edge.src).site, deployed.state.host(edge.dst).site} == {"a", "b"}
-    ]
+    since, until = deployed.impaired("a-b", ["hold=on"], 1.5, ["hold=off"])
+    points = deployed.window(since - 1, until + 5)
+    held = [edge.key for edge in deployed.between("a", "b")]
     deployed.report(
         "1.5 s hold a-b: up=0 points and stored lost",
         {key: f"{points[key].outages} up=0, lost {points[key].lost:.0f}" for key in held},
@@ -174,28 +181,17 @@ def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
 
 
 def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: Deployed) -> None:
-    cut = [
-        edge
-        for edge in deployed.edges
-        if {deployed.state.host(edge.src).site, deployed.state.host(edge.dst).site} == {"a", "b"}
-    ]
-    before = ledger.drops(deployed.state, show(deployed.state), deployed.edges)
-    since = time.time()
-    try:
-        set_links(deployed.state, "a-b", ["blackhole=on"])
-        time.sleep(6)
-    finally:
-        set_links(deployed.state, "a-b", ["blackhole=off"])
-    healed = time.time()
+    before = deployed.drops()
+    since, healed = deployed.impaired("a-b", ["blackhole=on"], 6, ["blackhole=off"])
     points = deployed.window(since - 1, healed + 3)
-    after = ledger.drops(deployed.state, show(deployed.state), deployed.edges)
+    after = deployed.drops()
     rows = {}
-    for edge in cut:
+    for edge in deployed.between("a", "b"):
         stored, truth = points[edge.key], after[edge.key] - before[edge.key]
         first = "none" if stored.first_outage is None else f"{stored.first_outage - since:.2f} s"
         rows[edge.key] = f"first up=0 after {first}, stored lost {stored.lost:.0f}, truth {truth}"
     deployed.report("6 s blackhole a-b", rows)
-    for edge in cut:
+    for edge in deployed.between("a", "b"):
         interval = INTERVALS[edge.group]
         stored, truth = points[edge.key], after[edge.key] - before[edge.key]
         assert stored.first_outage is not None and stored.first_outage - since <= 2 * interval, rows[edge.key]
