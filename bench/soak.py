@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from probe_load import snapshot  # the same CPU/RSS figures as the load benchmark
 
 from syntraf_ctl.cli import main as ctl
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab import processes
+from syntraf_ctl.lab.inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_wan_requirements
 from syntraf_ctl.lab.state import LabState
@@ -35,14 +35,6 @@ SITES = {"a": 2, "b": 2}
 TEST_DURATION = 60
 LOSS = "0.5%"
 MESH_GROUPS = {"voip": {"profile": "g711"}}  # the lab's g711 profile: 50 pps, 172 B, ef, every 1 s
-
-
-def configure(inventory: Path) -> None:
-    main = inventory / "group_vars/all/main.yml"
-    settings = yaml.safe_load(main.read_text())
-    settings["syntraf_mesh_groups"] = MESH_GROUPS
-    settings["syntraf_test_duration"] = TEST_DURATION
-    main.write_text(yaml.safe_dump(settings))
 
 
 def probe_supervisors(state: LabState) -> dict[str, int]:
@@ -74,7 +66,9 @@ def main() -> int:
         state = up_on_free_subnet(
             name, sum(SITES.values()), inventory, sites=SITES, wan=("a-b delay=75ms",)
         ).state
-        configure(inventory)
+        update_settings(
+            inventory, {"syntraf_mesh_groups": MESH_GROUPS, "syntraf_test_duration": TEST_DURATION}
+        )
         if ctl(["apply", "-i", str(inventory)]) != 0:
             print("apply failed", file=sys.stderr)
             return 1

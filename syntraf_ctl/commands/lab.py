@@ -168,5 +168,12 @@ def _status(name: str) -> int:
     except DatabaseError:
         database, healthy = "not answering", False
     print(f"database   {state.db_url}  {database}")
+    if state.sites:
+        try:
+            show(state)
+            delay_line = "running"
+        except LabError:
+            delay_line, healthy = "not answering", False
+        print(f"delay line {state.wan_socket}  {delay_line}")
     print(f"inventory  {state.inventory_dir}")
     return 0 if healthy else 1

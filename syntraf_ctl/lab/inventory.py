@@ -115,6 +115,14 @@ def rewrite_hosts(state: LabState) -> None:
     staging.replace(directory / HOSTS_FILE)
 
 
+def update_settings(directory: Path, settings: dict[str, object]) -> None:
+    """Set these keys of group_vars/all/main.yml (the mesh a test or a benchmark measures, say)."""
+    _check_ours(directory)
+    main = directory / "group_vars/all/main.yml"
+    current = yaml.safe_load(main.read_text())
+    main.write_text(_yaml({**current, **settings}))
+
+
 def remove_inventory(directory: Path) -> None:
     if directory.exists():
         _check_ours(directory)

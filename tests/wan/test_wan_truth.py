@@ -11,13 +11,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
 from wan_labs import require_wan
 
 from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.lab.inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.state import LabState
 from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
@@ -89,14 +88,6 @@ def ctl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def configure(inventory: Path) -> None:
-    main = inventory / "group_vars/all/main.yml"
-    settings = yaml.safe_load(main.read_text())
-    settings["syntraf_mesh_groups"] = MESH_GROUPS
-    settings["syntraf_test_duration"] = TEST_DURATION
-    main.write_text(yaml.safe_dump(settings))
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     require_wan()
@@ -107,7 +98,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         report = up_on_free_subnet(
             name, sum(SITES.values()), inventory, sites=SITES, nat_sites=("c",), wan=tuple(WAN)
         )
-        configure(inventory)
+        update_settings(
+            inventory, {"syntraf_mesh_groups": MESH_GROUPS, "syntraf_test_duration": TEST_DURATION}
+        )
         done = ctl("apply", "-i", str(inventory))
         assert done.returncode == 0, done.stdout + done.stderr
         yield Deployed(report.state, compile_inventory(str(inventory)).edges)
