@@ -25,6 +25,7 @@ from syntraf_ctl.lab.state import STATE_ROOT
 T = TypeVar("T")
 CANDIDATE_SUBNETS = [f"203.0.113.{start}/27" for start in range(0, 256, 32)]
 TEST_LAB_NAME = re.compile(r"[a-z](\d+)")
+LAB_NETWORK_NAME = re.compile(r"\bsl([a-z]\d+)-(?:br|n\d+|r[a-z0-9]+|core)\b")  # bridge, namespaces
 
 
 def owned_lab_name(tag: str) -> str:
@@ -63,7 +64,7 @@ def reap_abandoned_test_labs() -> None:
     """Take down the labs of test runs that were killed before their teardown (their pid is gone)."""
     listed = ip("netns", "list").stdout + ip("-o", "link", "show", "type", "bridge").stdout
     names = {path.name for path in STATE_ROOT.glob("*")}
-    names |= {match.group(1) for match in re.finditer(r"\bsl([a-z]\d+)-(?:br|n\d+)\b", listed)}
+    names |= {match.group(1) for match in LAB_NETWORK_NAME.finditer(listed)}
     for name in sorted(names):
         match = TEST_LAB_NAME.fullmatch(name)
         if match and not processes.alive(int(match.group(1))):
