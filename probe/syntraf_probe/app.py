@@ -16,7 +16,7 @@ from .config import Config, ConfigError, Edge, load_config
 from .iperf3 import Version, detect_version
 from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
-from .supervisor import EdgeRunner
+from .supervisor import EdgeRunner, new_meter
 from .writer import Sink
 
 log = logging.getLogger("syntraf_probe")
@@ -76,7 +76,7 @@ class Probe:
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
-            now = time.time()
+            now = time.monotonic()
             for runner in self.runners.values():
                 runner.tick(now)
             for sink in self.sinks.values():
@@ -195,7 +195,7 @@ class Probe:
                 meter = meters.get(name)
                 if meter is not None and edge.dst == new.host:
                     # keep the edge's timeline, so the restart does not leave or overlap a slot
-                    meter = _continued_meter(meter, edge)
+                    meter = _continued_meter(meter, new, edge)
                 self._start_runner(edge, meter)
         for runner in self.runners.values():
             runner.config = new  # unchanged edges: same settings, the new revision for their state
@@ -220,9 +220,11 @@ class Probe:
         log.info("stopped")
 
 
-def _continued_meter(old: ReceiverMeter, edge: Edge) -> ReceiverMeter:
-    meter = ReceiverMeter(edge.interval, edge.packets_per_second, old.created)
-    meter.last_time, meter.last_sample = old.last_time, old.last_sample
+def _continued_meter(old: ReceiverMeter, config: Config, edge: Edge) -> ReceiverMeter:
+    """The restarted edge starts like the probe does (not measured until its first line, within a bound),
+    after the last slot of the old meter."""
+    meter = new_meter(config, edge, time.monotonic())
+    meter.cursor, meter.last_sample = old.cursor, old.last_sample
     return meter
 
 

@@ -72,9 +72,11 @@ def proxied(tmp_path):
     listen = f"127.0.0.1:{22000 + os.getpid() % 20000}"
     database = start_victoria_metrics(tmp_path / "vm", listen, tmp_path / "vm.log")
     proxy = FaultProxy(f"http://{listen}")
-    # one receiving edge whose sender never answers: outage points every second, plus the health points
+    # one receiving edge whose sender never connects (a forward-mode listener nobody reaches, which the
+    # receiver cannot tell from a network failure): outage points every second, plus the health points
     addresses = {"a": "127.0.0.1", "b": "127.0.0.1"}
-    cfg = config(tmp_path, "b", "faults", [edge(addresses, "faults", "a", "b", 1)], proxy.url)
+    port = 42000 + os.getpid() % 20000
+    cfg = config(tmp_path, "b", "faults", [edge(addresses, "faults", "a", "b", port, "forward")], proxy.url)
     probe = ProbeProcess(tmp_path, cfg)
     try:
         yield probe, proxy, f"http://{listen}"
