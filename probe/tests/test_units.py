@@ -283,3 +283,42 @@ def test_spool_survives_a_restart_and_ignores_a_torn_line(tmp_path):
     assert reopened.oldest()[1] == ["a v=1i 1", "a v=2i 2"]
     reopened.append(["a v=4i 4"])
     assert reopened.points == 3
+
+
+def test_an_unusable_spool_is_refused_at_start_with_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    cfg = config(tmp_path, "b", "g", [], "http://127.0.0.1:1")
+    cfg["spool"]["directory"] = str(tmp_path / "file" / "spool")  # a directory under a file (PR4)
+    code, stderr = run_cli(tmp_path, json.dumps(cfg))
+    assert code == 2
+    assert f"spool.directory {tmp_path / 'file' / 'spool'}" in stderr and "unusable" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_full_disk_while_spooling_is_counted_and_survived(tmp_path):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    spool = Spool(str(tmp_path / "s"), max_bytes=1 << 20)
+    spool.append(["a v=1i 1"])
+    segment = next((tmp_path / "s").glob("*.lp"))
+    segment.unlink()
+    segment.symlink_to("/dev/full")
+    spool.append(["a v=2i 2", "a v=3i 3"])
+    assert spool.errors == 1 and spool.dropped_points == 2 and spool.points == 1
+
+
+def test_eviction_never_takes_the_segment_being_replayed(tmp_path):
+    spool = Spool(str(tmp_path / "s"), max_bytes=8192)
+    spool.append([f"m v={n}i {n}" for n in range(100)])
+    sequence, lines = spool.oldest()  # a replay holds it while the database answers slowly
+    for batch in range(100, 200):
+        spool.append([f"m v={batch}i {batch}"] * 10)
+    assert sequence in spool.segments
+    spool.replace(sequence, lines[40:])  # 40 delivered
+    replayed = lines[:40]
+    while spool:
+        sequence, lines = spool.oldest()
+        replayed += lines
+        spool.remove(sequence)
+    values = [int(line.split("=")[1].split("i")[0]) for line in replayed]
+    assert values == sorted(values) and values[-1] == 199
+    assert len(replayed) + spool.dropped_points == 1100  # nothing counted as dropped was delivered
