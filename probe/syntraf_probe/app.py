@@ -119,6 +119,7 @@ class Probe:
             "edges_measuring": sum(state in ("measuring", "sending") for state in states),
             "edges_outage": states.count("outage"),
             "edges_config_error": states.count("config_error"),
+            "edges_not_measuring": states.count("not_measuring"),
             "iperf3_restarts": self.finished_restarts + sum(r.restarts for r in self.runners.values()),
             "spool_points": sum(sink.spool.points for sink in self.sinks.values()),
             "spool_bytes": sum(sink.spool.bytes for sink in self.sinks.values()),

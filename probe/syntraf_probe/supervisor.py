@@ -112,6 +112,8 @@ class EdgeRunner:
             return "config_error"
         if not self.receiving:
             return "sending" if self.phase == "running" else self.phase
+        if self.meter.excused:
+            return "not_measuring"  # refused, busy, the probe's own error: no point, not an outage
         if self.meter.measuring:
             return "measuring"
         if self.meter.last_sample is not None and (self.meter.last_sample.up == 0 or self.meter.suspect):

@@ -116,22 +116,27 @@ def test_429_503_and_a_stall_are_spooled_then_delivered_once(proxied):
     assert len(stamps) == len(set(stamps)) and {v for _, v in outages} == {0}
 
 
-@pytest.mark.parametrize("status", ["401", "404"])
-def test_an_unauthorized_or_missing_database_keeps_the_points_and_delivers_them_later(proxied, status):
-    """A token being rotated, a proxy restarting: no data is lost, and retries back off."""
+def answer_for_six_seconds(proxied, status: str) -> tuple:
+    """After the first health point, the proxy answers `status` for 6 s; (from, until) wall times."""
     probe, proxy, url = proxied
-    start = time.time()
-    wait_for(lambda: health_times(url, start), 20, what="first health point")
+    wait_for(lambda: health_times(url, time.time() - 5), 20, what="first health point")
     proxy.mode = status
     refused_from = time.time()
     time.sleep(6)
     proxy.mode = "pass"
-    refused_until = time.time()
+    return refused_from, time.time()
+
+
+@pytest.mark.parametrize("status", ["401", "404"])
+def test_an_unauthorized_or_missing_database_keeps_the_points_and_delivers_them_later(proxied, status):
+    """A token being rotated, a proxy restarting: no data is lost, and retries back off."""
+    probe, proxy, url = proxied
+    refused_from, refused_until = answer_for_six_seconds(proxied, status)
     wait_for(lambda: probe.state()["health"]["spool_points"] == 0, 60, what="the spool to drain")
     time.sleep(2)
     assert proxy.requests[status] <= 6 / 1.0 + 2  # backoff from 1 s, not one request per flush
     assert probe.state()["health"]["dropped_points"] == 0
-    times = [t for t in health_times(url, start) if refused_from < t < refused_until]
+    times = [t for t in health_times(url, refused_from - 5) if refused_from < t < refused_until]
     assert all(gap <= 1.5 for gap in gaps(times)) and times[-1] > refused_until - 1.5
     assert f"HTTP {status}" in probe.log_text() and TOKEN not in probe.log_text()
 
@@ -140,12 +145,7 @@ def test_an_unauthorized_or_missing_database_keeps_the_points_and_delivers_them_
 def test_a_malformed_request_is_dropped_not_retried_forever(proxied, status):
     probe, proxy, url = proxied
     start = time.time()
-    wait_for(lambda: health_times(url, start), 20, what="first health point")
-    proxy.mode = status
-    refused_from = time.time()
-    time.sleep(6)
-    proxy.mode = "pass"
-    refused_until = time.time()
+    refused_from, refused_until = answer_for_six_seconds(proxied, status)
     time.sleep(4)
     # one request per flush (twice per 1 s interval: syntraf_probe.app.flush_interval), no retry storm,
     # nothing kept for later
