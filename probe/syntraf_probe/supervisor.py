@@ -10,7 +10,7 @@ import time
 from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
-from .iperf3 import Version, build_command, is_listener, uses_json_stream
+from .iperf3 import Version, build_command, is_listener, test_seconds, uses_json_stream
 from .keys import ROTATION_PAUSE, file_stamp, listener_idle, refused, rotating
 from .listener_watch import ListenerWatch
 from .meter import ReceiverMeter, Sample, restart_bound
@@ -47,7 +47,7 @@ def wall_time(monotonic: float) -> float:
 def new_meter(config: Config, edge: Edge, now: float) -> ReceiverMeter:
     bound = restart_bound(edge.interval, config.iperf3.connect_timeout_ms / 1000)
     return ReceiverMeter(
-        edge.interval, edge.packets_per_second, now, bound, config.iperf3.test_duration, wall_time
+        edge.interval, edge.packets_per_second, now, bound, test_seconds(config, edge), wall_time
     )
 
 
@@ -86,7 +86,7 @@ class EdgeRunner:
         if self.receiving and meter is None:
             self.meter = new_meter(config, edge, time.monotonic())
         connect_timeout = config.iperf3.connect_timeout_ms / 1000
-        self.watch = ListenerWatch(config.iperf3.test_duration, edge.interval, connect_timeout)
+        self.watch = ListenerWatch(test_seconds(config, edge), edge.interval, connect_timeout)
         self.restarts = 0
         self.phase = "starting"  # starting | running | backoff | config_error
         self.last_error: Optional[str] = None

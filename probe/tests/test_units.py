@@ -89,6 +89,15 @@ def test_reverse_initiator_on_312(tmp_path):
     assert "--snd-timeout" not in argv  # only the sending side needs it
 
 
+def test_a_day_long_test_at_tenth_second_intervals_is_cut_to_bound_iperf3_memory(tmp_path):
+    """iperf3 3.12 keeps ~400 B per interval: 86400 s at -i 0.1 would be 324 MB per process."""
+    edges = [edge(ADDRESSES, "g", "a", "b", 15001, interval=0.1)]
+    cfg = config(tmp_path, "b", "g", edges, "http://127.0.0.1:1", ADDRESSES["b"], test_duration=86400)
+    parsed = parse_config(json.dumps(cfg), "g.json")
+    argv = build_command(parsed, parsed.edges[0], (3, 12), {}).argv
+    assert argv[argv.index("-t") + 1] == "3600"
+
+
 def test_listener_binds_own_address_on_312_only(tmp_path):
     cfg = make_config(tmp_path, host="a")
     old = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
