@@ -162,6 +162,33 @@ def test_stored_loss_equals_the_emulators_drops(deployed: Deployed) -> None:
     assert wrong == {}
 
 
+def test_duplication_and_reordering_make_lost_a_lower_bound(deployed: Deployed) -> None:
+    """As docs/metrics.md says: the true drops are between Σlost and Σlost + Σout_of_order."""
+    before = deployed.drops()
+    since, until = deployed.impaired(
+        "all", ["loss=1%", "dup=2%", "reorder=2%"], WINDOW / 2, ["loss=0%", "dup=0%", "reorder=0%"]
+    )
+    # out_of_order is written on a test's last point: wait for the tests that saw the window to end
+    points = deployed.window(since - 1, until + TEST_DURATION + 2)
+    after = deployed.drops()
+    truth = {key: after[key] - before[key] for key in after}
+    allowed = deployed.boundaries(until - since + TEST_DURATION)
+    deployed.report(
+        f"1 % loss, 2 % duplication, 2 % reordering for {WINDOW / 2:.0f} s (allowed {allowed})",
+        {
+            key: f"lost {points[key].lost:.0f}, out_of_order {points[key].out_of_order:.0f}, truth {value}"
+            for key, value in truth.items()
+        },
+    )
+    assert sum(points[key].out_of_order for key in truth) > 0
+    wrong = {
+        key: (points[key].lost, points[key].out_of_order, value)
+        for key, value in truth.items()
+        if not points[key].lost - allowed <= value <= points[key].lost + points[key].out_of_order + allowed
+    }
+    assert wrong == {}
+
+
 def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
     since, until = deployed.impaired("a-b", ["hold=on"], 1.5, ["hold=off"])
     points = deployed.window(since - 1, until + 5)

@@ -25,13 +25,14 @@ class Stored:
     outages: int = 0  # points with up=0
     lost: float = 0.0
     packets: float = 0.0
+    out_of_order: float = 0.0  # written on a test's last point: its reordered and duplicated datagrams
     first_outage: float | None = None  # time of the first up=0 point
 
 
 def stored(db_url: str, since: float, until: float) -> dict[EdgeKey, Stored]:
     """The points stamped in [since, until], summed per edge."""
     found: dict[EdgeKey, Stored] = {}
-    for series in export(db_url, '{__name__=~"syntraf_(up|lost|packets)"}', start=since - 1):
+    for series in export(db_url, '{__name__=~"syntraf_(up|lost|packets|out_of_order)"}', start=since - 1):
         key = (series.labels["group"], series.labels["src"], series.labels["dst"])
         edge = found.setdefault(key, Stored())
         values = [(time, value) for time, value in series.points if since <= time <= until]
@@ -40,10 +41,9 @@ def stored(db_url: str, since: float, until: float) -> dict[EdgeKey, Stored]:
             outages = [time for time, value in values if value == 0]
             edge.outages += len(outages)
             edge.first_outage = min(outages, default=None)
-        elif series.name == "syntraf_lost":
-            edge.lost += sum(value for _, value in values)
         else:
-            edge.packets += sum(value for _, value in values)
+            field = series.name.removeprefix("syntraf_")
+            setattr(edge, field, getattr(edge, field) + sum(value for _, value in values))
     return found
 
 
