@@ -3,7 +3,11 @@ emulator's ground-truth counters, and NAT. Datagrams carry their send time (one 
 
 from __future__ import annotations
 
+import json
+import re
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -191,3 +195,18 @@ def test_nat_site_reaches_out_as_its_router_and_nothing_reaches_in(wan_network: 
         inner_listener.settimeout(0.1)
         with pytest.raises(TimeoutError):
             inner_listener.accept()
+
+
+def test_command_line_sets_and_shows_links(link_ab: LabState) -> None:
+    def ctl(*args: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "syntraf_ctl.cli", "lab", "wan", *args, "--name", link_ab.name]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    changed = ctl("set", "a>b", "delay=30ms", "loss=2%")
+    assert changed.returncode == 0, changed.stderr
+    assert re.search(r"^a>b .* delay=30ms loss=2%$", changed.stdout, re.MULTILINE)
+    assert re.search(r"^b>a .* delay=20ms$", changed.stdout, re.MULTILINE)
+    shown = json.loads(ctl("show", "--json").stdout)
+    assert shown["links"]["a>b"]["settings"]["loss_pct"] == 2.0
+    refused = ctl("set", "a>d", "delay=1ms")
+    assert refused.returncode == 1 and "no site d" in refused.stderr
