@@ -1,6 +1,7 @@
 """Real datagrams across the WAN lab, from a socket in one site's namespace to one in another's: each
-carries its sequence number and its send time (one machine, one monotonic clock), so the receiver knows
-every datagram's one-way delay and the order of arrival."""
+carries its sequence number and its send time, and the receiving kernel stamps its arrival (one machine,
+one clock; the kernel's stamp keeps the test's own thread scheduling out of the figure), so the receiver
+knows every datagram's one-way delay and the order of arrival."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from netns_sockets import udp_socket
 
 from syntraf_ctl.lab.state import LabState
 
-HEADER = struct.Struct("!Qd")  # sequence number, send time (time.monotonic)
+HEADER = struct.Struct("!Qd")  # sequence number, send time (time.time)
+ARRIVAL = struct.Struct("qq")  # SO_TIMESTAMPNS: the kernel's receive time, seconds and nanoseconds
+SO_TIMESTAMPNS = 35  # Linux; Python's socket module names it only from 3.14
 RECEIVE_PORT = 40000
 
 Endpoint = tuple[str, str]  # (network namespace, address)
@@ -48,6 +51,7 @@ class Receiver:
     def __init__(self, endpoint: Endpoint) -> None:
         self.socket = udp_socket(*endpoint, RECEIVE_PORT)
         self.socket.settimeout(0.05)
+        self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.arrivals = Arrivals()
         self.last_arrival = time.monotonic()
         self._stopping = threading.Event()
@@ -57,15 +61,17 @@ class Receiver:
     def _receive(self) -> None:
         while not self._stopping.is_set():
             try:
-                data, (source, _) = self.socket.recvfrom(4096)
+                data, ancillary, _, (source, _) = self.socket.recvmsg(4096, 64)
             except TimeoutError:
                 continue
-            now = time.monotonic()
+            seconds, nanoseconds = next(
+                ARRIVAL.unpack(value) for _, kind, value in ancillary if kind == SO_TIMESTAMPNS
+            )
             number, sent_at = HEADER.unpack_from(data)
-            self.arrivals.delays_ms.append((now - sent_at) * 1000)
+            self.arrivals.delays_ms.append((seconds + nanoseconds / 1e9 - sent_at) * 1000)
             self.arrivals.sequence.append(number)
             self.arrivals.sources.add(source)
-            self.last_arrival = now
+            self.last_arrival = time.monotonic()
 
     def stop(self, quiet: float) -> Arrivals:
         """Stop once nothing has arrived for `quiet` seconds; what arrived."""
@@ -84,7 +90,7 @@ def send(sender: Endpoint, destination: str, count: int, rate: float, size: int 
         start = time.monotonic()
         for number in range(count):
             time.sleep(max(0.0, start + number / rate - time.monotonic()))
-            payload = HEADER.pack(number, time.monotonic()).ljust(size, b"\0")
+            payload = HEADER.pack(number, time.time()).ljust(size, b"\0")
             outgoing.sendto(payload, (destination, RECEIVE_PORT))
         return outgoing.getsockname()[1]
 
