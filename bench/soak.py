@@ -23,6 +23,7 @@ from probe_load import snapshot  # the same CPU/RSS figures as the load benchmar
 from syntraf_ctl.cli import main as ctl
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab import processes
+from syntraf_ctl.lab.cgroups import CGROUP_GROUP
 from syntraf_ctl.lab.inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_wan_requirements
@@ -41,7 +42,7 @@ def probe_supervisors(state: LabState) -> dict[str, int]:
     """host -> pid (on this machine) of its probe's supervisor (python ... --config .../voip.json)."""
     found = {}
     for host in state.hosts:
-        for pid in processes.pids_rooted_in(Path(host.directory)):
+        for pid in processes.pids_in_cgroup(f"/{CGROUP_GROUP}/{host.machine}/"):
             argv = processes.cmdline(pid)
             if any("python" in arg for arg in argv[:1]) and "--config" in argv:
                 found[host.name] = pid
@@ -75,6 +76,9 @@ def main() -> int:
         edges = compile_inventory(str(inventory)).edges
         time.sleep(args.warmup)
         supervisors = probe_supervisors(state)
+        if len(supervisors) != len(state.hosts):
+            print(f"probe supervisors found: {supervisors} (one per host expected)", file=sys.stderr)
+            return 1
         first = {host: snapshot(pid) for host, pid in supervisors.items()}
         before = ledger.drops(state, show(state), edges)
         start = time.time()
