@@ -35,7 +35,7 @@ MESH_GROUPS = {
     "voip": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
     "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
 }
-WINDOW = 40.0  # s of each phase: 4 boundaries per edge
+WINDOW = 30.0  # s of each phase: 3 or 4 test boundaries per edge
 SETTLED = 3.0  # s after a phase for its last points to be written (flush: twice per interval)
 
 
