@@ -193,7 +193,7 @@ class EdgeRunner:
         returncode, measured = await self._run_child(command.argv, command.env)
         if self.stopped:
             return failures, alternate
-        error = self.last_error if returncode != 0 or self.last_error else None
+        error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
         if self.meter is not None:
             now = time.monotonic()
             ended = self.meter.on_failure(now, network_failure(error)) if error else None
