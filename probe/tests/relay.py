@@ -1,10 +1,12 @@
-"""A loopback TCP+UDP relay that delays every TCP chunk and UDP datagram, and drops chosen datagrams while
-counting them: a long path with exact ground truth, for iperf3 between two 127.0.0.x addresses.
+"""A loopback TCP+UDP relay that delays every TCP chunk and UDP datagram, and drops, duplicates or holds
+chosen datagrams while counting them: a long path with exact ground truth, for iperf3 between two 127.0.0.x
+addresses.
 
 The initiator connects to the relay's address; the relay forwards to the listener on another address and
 port. TCP is piped chunk by chunk, UDP datagram by datagram (one upstream socket per client address, as a
-NAT would), each after `delay` seconds, in order. `drop(payload)` decides for each datagram from the
-listener to the initiator (the direction of a `-R` test's data); the relay counts what it dropped.
+NAT would), each after `delay` seconds, in order. `copies(payload)` decides for each datagram from the
+listener to the initiator (the direction of a `-R` test's data): 0 drops it, 2 duplicates it; the relay
+counts both. `hold(seconds)` stalls that direction and then releases everything queued (no loss).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import threading
 from typing import Callable, Optional
 
-Drop = Callable[[bytes], bool]
+Copies = Callable[[bytes], int]
 
 
 class _DelayLine:
@@ -26,8 +28,8 @@ class _DelayLine:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task = loop.create_task(self._run())
 
-    def put(self, item: Optional[bytes]) -> None:
-        self.queue.put_nowait((self.loop.time() + self.delay, item))
+    def put(self, item: Optional[bytes], not_before: float = 0.0) -> None:
+        self.queue.put_nowait((max(self.loop.time(), not_before) + self.delay, item))
 
     async def _run(self) -> None:
         while True:
@@ -51,11 +53,11 @@ class _Upstream(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if self.relay.drop(data):
-            self.relay.dropped += 1
-            return
-        self.relay.forwarded += 1
-        self.back.put(data)
+        copies = self.relay.copies(data)
+        self.relay.dropped += copies == 0
+        self.relay.duplicated += max(copies - 1, 0)
+        for _ in range(copies):
+            self.back.put(data, self.relay.held_until)
 
     def _to_client(self, data: bytes) -> None:
         self.relay.front.sendto(data, self.client)
@@ -76,9 +78,10 @@ class _Front(asyncio.DatagramProtocol):
 
 
 class Relay:
-    def __init__(self, listen: tuple, target: tuple, delay: float, drop: Drop) -> None:
-        self.listen, self.target, self.delay, self.drop = listen, target, delay, drop
-        self.dropped = self.forwarded = self.connections = 0
+    def __init__(self, listen: tuple, target: tuple, delay: float, copies: Copies) -> None:
+        self.listen, self.target, self.delay, self.copies = listen, target, delay, copies
+        self.dropped = self.duplicated = self.connections = 0
+        self.held_until = 0.0
         self.upstreams: dict = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -89,6 +92,14 @@ class Relay:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
         return self
+
+    def hold(self, seconds: float) -> None:
+        """From now, datagrams to the initiator wait until `seconds` have passed, then all go, in order."""
+
+        def start() -> None:
+            self.held_until = self.loop.time() + seconds
+
+        self.loop.call_soon_threadsafe(start)
 
     def __exit__(self, *exc) -> None:
         async def stop() -> None:
