@@ -129,3 +129,40 @@ def test_duplicates_give_the_documented_bounds(tmp_path):
     print(f"dup: {tests} tests, drops {relay.dropped}, dups {relay.duplicated}, lost {lost}, ooo {disorder}")
     assert relay.duplicated > 0 and disorder > 0
     assert lost <= relay.dropped <= lost + disorder
+
+
+def test_forward_mode_boundaries_on_a_long_path_are_not_outages(tmp_path):
+    """The sender (behind NAT) initiates towards the receiver's listener, which measures: its test
+    boundaries come from the listener's own output (summary, then `Server listening`)."""
+    port = free_port()
+    addresses = {"a": "127.0.0.1", "b": RELAY}  # a connects to b through the relay
+    edges = [edge(addresses, "g", "a", "b", port, "forward")]
+    configs = {
+        host: parse_config(
+            json.dumps(config(tmp_path, host, "g", edges, "http://127.0.0.1:1", address, 3)), host
+        )
+        for host, address in (("a", "127.0.0.1"), ("b", LISTENER))  # b's listener binds behind the relay
+    }
+    samples: list = []
+    version = detect_version(IPERF3)
+
+    async def run() -> None:
+        receiver = EdgeRunner(configs["b"], configs["b"].edges[0], version, lambda e, s: samples.extend(s))
+        sender = EdgeRunner(configs["a"], configs["a"].edges[0], version, lambda e, s: None)
+        receiver.start()
+        await asyncio.sleep(0.3)
+        sender.start()
+        end = time.monotonic() + 16
+        while time.monotonic() < end:
+            for runner in (receiver, sender):
+                runner.tick(time.monotonic())
+            await asyncio.sleep(0.05)
+        await sender.stop()
+        await receiver.stop()
+
+    with Relay((RELAY, port), (LISTENER, port), ONE_WAY, lambda datagram: 1):
+        asyncio.run(run())
+    final = list({s.time: s for s in samples}.values())
+    print(f"forward: {len(final)} points, up=0 {sum(s.up == 0 for s in final)}")
+    assert len(final) >= 9  # three tests at least
+    assert [s for s in final if s.up == 0] == [] and sum(s.lost for s in final) == 0
