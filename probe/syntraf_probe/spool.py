@@ -143,7 +143,10 @@ class Spool:
             self._delete(sequence)
 
     def replace(self, sequence: int, lines: list[str]) -> None:
-        """Keep only `lines` of a segment (the part a replay did not deliver); it stays the oldest."""
+        """Keep only `lines` of a segment (the part a replay did not deliver); it stays the oldest, and
+        evictable again: the replay has stopped."""
+        if sequence == self.reading:
+            self.reading = None
         if sequence not in self.segments:
             return
         if not lines:

@@ -193,7 +193,7 @@ class EdgeRunner:
         returncode, measured = await self._run_child(command.argv, command.env)
         if self.stopped:
             return failures, alternate
-        error = self.last_error if returncode != 0 or self.last_error else None
+        error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
         if self.meter is not None:
             now = time.monotonic()
             ended = self.meter.on_failure(now, network_failure(error)) if error else None
@@ -208,7 +208,8 @@ class EdgeRunner:
             # the listener may hold either generation's key until it restarts between two tests: try the
             # other key soon, never a configuration-error pause (docs/security.md, "rotation")
             alternate = not alternate
-            delay, self.phase = min(BACKOFF_MAX, ROTATION_PAUSE * 2 ** max(failures - 1, 0)), "backoff"
+            pause = 0.0 if failures <= 1 else min(BACKOFF_MAX, ROTATION_PAUSE * 2 ** (failures - 2))
+            delay, self.phase = pause, "backoff"
             log.info("%s: refused during a key rotation: trying the listener's other key", self.label)
         elif rotation and failures <= 1:
             # lets the listener restart with its new key between two tests; a first failure (the

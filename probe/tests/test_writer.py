@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 import urllib.request
+from typing import Optional
 
 import pytest
 from labkit import ProbeProcess, config, edge, gaps, wait_for
@@ -27,12 +28,15 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.mode = "pass"
         self.requests: dict = {}
+        self.max_lines: Optional[int] = None  # larger requests get 413, as from a proxy's body limit
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 mode = proxy.mode
+                if mode == "pass" and proxy.max_lines and body.count(b"\n") + 1 > proxy.max_lines:
+                    mode = "413"
                 proxy.requests[mode] = proxy.requests.get(mode, 0) + 1
                 if mode == "stall":
                     time.sleep(12)  # longer than the probe's request timeout
@@ -125,6 +129,21 @@ def answer_for_six_seconds(proxied, status: str) -> tuple:
     time.sleep(6)
     proxy.mode = "pass"
     return refused_from, time.time()
+
+
+def test_a_request_too_large_is_split_and_nothing_is_lost(proxied):
+    probe, proxy, url = proxied
+    start = time.time()
+    wait_for(lambda: health_times(url, start), 20, what="first health point")
+    proxy.mode = "503"
+    time.sleep(8)  # a spool segment of some 30 lines builds up
+    proxy.max_lines, proxy.mode = 4, "pass"
+    end = time.time()
+    wait_for(lambda: probe.state()["health"]["spool_points"] == 0, 60, what="the spool to drain")
+    time.sleep(2)
+    assert proxy.requests.get("413", 0) >= 1 and probe.state()["health"]["dropped_points"] == 0
+    times = [t for t in health_times(url, start) if t < end]
+    assert len(times) == len(set(times)) and all(gap <= 1.5 for gap in gaps(times)), gaps(times)
 
 
 @pytest.mark.parametrize("status", ["401", "404"])
