@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iperf3 victoria-metrics debootstrap systemd-container openssh-client nftables iproute2 python3-venv)
+# iptables and the netfilter-queue headers (with gcc and python3-dev, to build the Python binding): the
+# WAN lab's delay line (docs/lab.md).
+APT_PACKAGES=(iperf3 victoria-metrics debootstrap systemd-container openssh-client nftables iproute2 python3-venv
+    iptables libnetfilter-queue-dev gcc python3-dev)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do
@@ -21,4 +24,4 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]' -e ./probe
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test,lab]' -e ./probe

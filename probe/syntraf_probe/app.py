@@ -16,8 +16,9 @@ from .config import Config, ConfigError, Edge, load_config
 from .iperf3 import Version, detect_version
 from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
-from .supervisor import EdgeRunner
-from .writer import Sink
+from .spool import open_directory
+from .supervisor import EdgeRunner, new_meter
+from .writer import Sink, read_token
 
 log = logging.getLogger("syntraf_probe")
 
@@ -40,12 +41,21 @@ def make_sinks(config: Config) -> dict[str, Sink]:
     return {db.name: Sink(db, config.spool.directory, config.spool.max_bytes) for db in config.databases}
 
 
+def check_sinks(config: Config) -> None:
+    """What make_sinks needs, checked without opening a spool (ConfigError): on reload, the old sinks must
+    finish before the new ones scan their spool directories."""
+    for db in config.databases:
+        open_directory(str(Path(config.spool.directory) / db.name))
+        read_token(db)
+
+
 class Probe:
     def __init__(self, config: Config, version: Version, sinks: dict[str, Sink]) -> None:
         self.config, self.version, self.sinks = config, version, sinks
         self.runners: dict[str, EdgeRunner] = {}
         self.pending: list[str] = []
         self.finished_restarts = 0  # restarts of runners that were replaced or removed
+        self.finished_sinks = {"dropped_points": 0, "write_errors": 0, "spool_errors": 0}  # of replaced sinks
         self.stopping = asyncio.Event()
         self.reload_requested = False
 
@@ -76,7 +86,7 @@ class Probe:
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
-            now = time.time()
+            now = time.monotonic()
             for runner in self.runners.values():
                 runner.tick(now)
             for sink in self.sinks.values():
@@ -109,11 +119,16 @@ class Probe:
             "edges_measuring": sum(state in ("measuring", "sending") for state in states),
             "edges_outage": states.count("outage"),
             "edges_config_error": states.count("config_error"),
+            "edges_not_measuring": states.count("not_measuring"),
             "iperf3_restarts": self.finished_restarts + sum(r.restarts for r in self.runners.values()),
             "spool_points": sum(sink.spool.points for sink in self.sinks.values()),
             "spool_bytes": sum(sink.spool.bytes for sink in self.sinks.values()),
-            "dropped_points": sum(sink.dropped_points for sink in self.sinks.values()),
-            "write_errors": sum(sink.write_errors for sink in self.sinks.values()),
+            "dropped_points": self.finished_sinks["dropped_points"]
+            + sum(sink.dropped_points for sink in self.sinks.values()),
+            "write_errors": self.finished_sinks["write_errors"]
+            + sum(sink.write_errors for sink in self.sinks.values()),
+            "spool_errors": self.finished_sinks["spool_errors"]
+            + sum(sink.spool.errors for sink in self.sinks.values()),
         }
 
     def write_state(self) -> None:
@@ -162,20 +177,16 @@ class Probe:
             version = (
                 detect_version(new.iperf3.binary) if new.iperf3.binary != self.config.iperf3.binary else None
             )
-            sinks = None
-            if (new.databases, new.spool) != (self.config.databases, self.config.spool):
-                sinks = make_sinks(new)
+            new_sinks = (new.databases, new.spool) != (self.config.databases, self.config.spool)
+            if new_sinks:
+                check_sinks(new)
         except ConfigError as error:
             log.error("reload refused, still running revision %s: %s", self.config.revision, error)
             return
         old_config, self.config = self.config, new
         self.version = version or self.version
-        if sinks is not None:
-            self.flush()  # what was measured so far goes to the databases of the old config
-            for sink in self.sinks.values():
-                await sink.drain(SHUTDOWN_WRITE_SECONDS)
-                sink.close()
-            self.sinks = sinks
+        if new_sinks:
+            await self._replace_sinks(new)
         wanted = {edge.name: edge for edge in new.edges}
         changed = [
             name
@@ -195,7 +206,7 @@ class Probe:
                 meter = meters.get(name)
                 if meter is not None and edge.dst == new.host:
                     # keep the edge's timeline, so the restart does not leave or overlap a slot
-                    meter = _continued_meter(meter, edge)
+                    meter = _continued_meter(meter, new, edge)
                 self._start_runner(edge, meter)
         for runner in self.runners.values():
             runner.config = new  # unchanged edges: same settings, the new revision for their state
@@ -210,6 +221,22 @@ class Probe:
             len(set(wanted) & old_names) - len(set(changed) & set(wanted)),
         )
 
+    async def _replace_sinks(self, new: Config) -> None:
+        """What was measured so far goes to the old config's databases (or their spools); the new sinks
+        open their spools only then, so each point is in exactly one spool and replayed by one sink."""
+        self.flush()
+        for sink in self.sinks.values():
+            await sink.drain(SHUTDOWN_WRITE_SECONDS)
+            sink.close()
+            self.finished_sinks["dropped_points"] += sink.dropped_points
+            self.finished_sinks["write_errors"] += sink.write_errors
+            self.finished_sinks["spool_errors"] += sink.spool.errors
+        try:
+            self.sinks = make_sinks(new)
+        except ConfigError as error:  # the directory changed between the check and now
+            log.error("spool or database unusable after reload, writing nothing: %s", error)
+            self.sinks = {}
+
     async def shutdown(self) -> None:
         log.info("stopping: %d iperf3 children", len(self.runners))
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
@@ -220,9 +247,11 @@ class Probe:
         log.info("stopped")
 
 
-def _continued_meter(old: ReceiverMeter, edge: Edge) -> ReceiverMeter:
-    meter = ReceiverMeter(edge.interval, edge.packets_per_second, old.created)
-    meter.last_time, meter.last_sample = old.last_time, old.last_sample
+def _continued_meter(old: ReceiverMeter, config: Config, edge: Edge) -> ReceiverMeter:
+    """The restarted edge starts like the probe does (not measured until its first line, within a bound),
+    after the last slot of the old meter."""
+    meter = new_meter(config, edge, time.monotonic())
+    meter.cursor, meter.last_sample = old.cursor, old.last_sample
     return meter
 
 

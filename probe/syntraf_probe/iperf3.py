@@ -20,6 +20,9 @@ PKCS1_SINCE = (3, 17)  # --use-pkcs1-padding exists
 PKCS1_CLIENT_UNTIL = (3, 20)  # from 3.20 it is a server-only option
 SND_TIMEOUT_SINCE = (3, 12)
 MIN_RCV_TIMEOUT_MS = 1000
+# iperf3 before 3.19 keeps every interval of a test in memory (~400 B each, iperf3.md §7): a test is cut at
+# this many intervals (14 MB), so `-t 86400 -i 0.1` (324 MB) runs as one-hour tests
+MAX_INTERVALS_PER_TEST = 36000
 MAX_PACING_TIMER_US = 20000
 
 
@@ -47,6 +50,11 @@ def uses_json_stream(version: Version) -> bool:
 
 def is_listener(config: Config, edge: Edge) -> bool:
     return edge.listener == config.host
+
+
+def test_seconds(config: Config, edge: Edge) -> int:
+    """The `-t` of the edge's tests: the configured duration, bounded by iperf3's memory per interval."""
+    return max(1, min(config.iperf3.test_duration, int(MAX_INTERVALS_PER_TEST * edge.interval)))
 
 
 def rcv_timeout_ms(edge: Edge) -> int:
@@ -98,7 +106,7 @@ def build_command(
 
     argv = [binary, "-c", edge.connect_address, "-p", str(edge.port), "-u"]
     argv += ["-b", str(edge.bandwidth_bps), "-l", str(edge.packet_size)]
-    argv += ["-t", str(config.iperf3.test_duration), "-i", _num(edge.interval), "--dscp", str(edge.dscp)]
+    argv += ["-t", str(test_seconds(config, edge)), "-i", _num(edge.interval), "--dscp", str(edge.dscp)]
     argv += ["--pacing-timer", str(pacing_timer_us(edge))]
     argv += ["--connect-timeout", str(config.iperf3.connect_timeout_ms), "--udp-counters-64bit"]
     if edge.mode == "reverse":

@@ -1,29 +1,43 @@
 """Per-edge accounting at the receiver: iperf3 intervals and silence in, one sample per interval out.
 
-Pure: it is told the wall-clock time, it never reads a clock. The loss rule (docs/metrics.md):
+Pure: it is told the time (monotonic seconds) and never reads a clock; slots are scheduled on that clock
+and converted to wall time by `wall` only when a sample is made, so a step of the wall clock moves no slot.
+The rules (docs/metrics.md):
 - a measured interval is written as iperf3 reports it (`packets` = how far the sequence numbers advanced,
   `lost` = the gaps);
-- an interval with no traffic (iperf3's `0/0`, or silence: no iperf3 output, no test, a listener nobody
-  reaches) is written as an outage: `up=0`, `loss_pct=100`, and `packets = lost =` what the sender should
-  have sent in it (the configured rate);
-- the packets written as lost in outage intervals of a test that is still running are owed: when traffic
-  returns in the same test, iperf3 reports the whole gap as loss in its first interval, and the owed count
-  is subtracted from that interval's `packets` and `lost` (never below zero). A test that ended during the
-  outage never reports the gap, so what was written stands.
-So over any window the sum of `lost` is what iperf3 counted as dropped, plus, for stretches no test could
-cover, the configured rate times their length.
+- an interval with no traffic inside a test (iperf3's `0/0`, or a stalled iperf3) is held for one interval
+  and then written as an outage (`up=0`, `packets = lost =` the configured rate); when traffic comes back in
+  the same test, iperf3 reports what the gap really lost, and the gap's slots are written (again, same
+  timestamp: the database keeps the last) with that loss, the rest of the gap as delayed (`up=1`, 0/0);
+- between a clean end of a test (its summary) and the next test's first line, and at startup, slots are
+  not measured (no point), unless the next test fails on the network or takes longer than `restart_bound`:
+  then the slots since the last point are an outage;
+- while the edge cannot measure for a reason that is not the network (`excuse`: a configuration error, a
+  refused connection, the probe's own backoff), slots pass without a point.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
 
 from .parse import Interval
 
 OUTAGE_FRACTION = 0.5  # an interval with fewer packets than this share of the expected ones, and none lost,
 # is the start of an outage: traffic stopped part way through it
 PARTIAL_FRACTION = 0.75  # shorter intervals are the partial last one of a test: not a measurement
+BOUNDARY_SLACK = 3.0  # seconds a restart between two tests may take beyond the connect timeout
+
+
+def grace(interval: float) -> float:
+    """How late an interval's line may be before silence counts."""
+    return max(0.2, interval / 4)
+
+
+def restart_bound(interval: float, connect_timeout: float) -> float:
+    """How long the next test may take to print its first line after the previous one ended cleanly: the
+    connect timeout, a few seconds of setup (about 6 RTT), then one interval until its first line."""
+    return connect_timeout + BOUNDARY_SLACK + interval + grace(interval)
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class Sample:
     lost: int
     loss_pct: float
     up: int
+    out_of_order: Optional[int] = None  # set on a test's last sample: out-of-order + duplicate datagrams
 
     def as_dict(self) -> dict:
         return {
@@ -48,102 +63,203 @@ class Sample:
         }
 
 
+def _outage(time: float, packets: int) -> Sample:
+    return Sample(time, 0.0, None, packets, packets, 100.0, 0)
+
+
+def _delayed(time: float) -> Sample:
+    """A slot in which nothing arrived although nothing was lost (a hold): up, 0/0."""
+    return Sample(time, 0.0, None, 0, 0, 0.0, 1)
+
+
+@dataclass
+class _GapSlot:
+    time: float  # monotonic end of the slot
+    expected: int
+    written: Optional[Sample] = None  # None while held
+
+
 class ReceiverMeter:
-    def __init__(self, interval: float, packets_per_second: float, now: float) -> None:
+    def __init__(
+        self,
+        interval: float,
+        packets_per_second: float,
+        now: float,
+        restart_bound: float,
+        test_duration: Optional[float] = None,
+        wall: Optional[Callable[[float], float]] = None,
+    ) -> None:
         self.interval = interval
         self.packets_per_second = packets_per_second
-        self.grace = max(0.2, interval / 4)  # how late an interval's line may be before silence counts
-        self.last_time: Optional[float] = None  # time of the last sample written
-        self.created = now
+        self.grace = grace(interval)
+        self.restart_bound = restart_bound
+        self.test_duration = test_duration
+        self.wall = wall or (lambda time: time)
+        self.cursor = now  # end of the last slot accounted for (measured, outage or not measured)
+        self.pending_until: Optional[float] = now + restart_bound  # judge no silence before this
+        self.excused = False
+        self.silence_counts = False  # the slots since the cursor are an outage (the network failed)
         self.test_open = False
-        self.test_started_at: Optional[float] = None
-        self.origin: Optional[float] = None  # wall time of the current test's second 0
+        self.origin: Optional[float] = None  # monotonic time of the current test's second 0
         self.seen: set = set()
-        self.owed = 0
-        self.suspect = False  # the last interval looked like the start of an outage (shown as one)
+        self.gap: list[_GapSlot] = []  # the open test's slots without traffic since its last traffic
+        self.short: Optional[tuple[Sample, int]] = None  # an interval that looked like an outage's start
+        self.test_last: Optional[Sample] = None  # the open (or just ended) test's last sample
+        self.carry = 0.0  # the fraction of a datagram not yet counted in an outage
         self.last_sample: Optional[Sample] = None
 
     # --- events from the iperf3 child -------------------------------------------------------------
 
-    def on_test_started(self, now: float) -> list[Sample]:
-        """A new test is up; silence before it is written first, so the test's samples follow.
+    def on_test_started(self, now: float) -> None:
+        """A new test is up: it is given two intervals to print its first line before silence counts."""
+        self.test_open, self.origin, self.seen, self.gap, self.short = True, None, set(), [], None
+        self.test_last = None
+        until = now + 2 * self.interval + self.grace
+        self.pending_until = max(self.pending_until or until, until)
 
-        3.12 text output flushes the start lines only with the first interval line, so the test may have
-        begun an interval ago: silence is written up to there only.
-        """
-        out = self._silence_until(now - self.interval)
-        self.test_open, self.test_started_at = True, now
-        self.origin, self.owed = None, 0
-        self.seen = set()
+    def on_test_ended(self, now: float, clean: bool) -> list[Sample]:
+        """The test is over: `clean` when iperf3 printed its summary. Its gap, never reported now, stands."""
+        out = self._close_gap()
+        if self.test_open:
+            self.pending_until = now + self.restart_bound if clean else None
+            self.silence_counts = self.silence_counts and not clean
+        self.test_open, self.origin = False, None
         return out
 
-    def on_test_ended(self) -> None:
-        self.test_open, self.test_started_at, self.owed = False, None, 0
+    def on_out_of_order(self, count: int) -> list[Sample]:
+        """The test's count of out-of-order and duplicate datagrams, stored with its last sample."""
+        if self.test_last is None:
+            return []
+        self.test_last = replace(self.test_last, out_of_order=count)
+        return [self._emit(self.test_last)]
+
+    def on_failure(self, now: float, network: bool) -> list[Sample]:
+        """iperf3 exited with an error: silence from the last point is an outage if the network failed,
+        or not measured if it did not (configuration error, refused connection, the probe's backoff)."""
+        out = self.on_test_ended(now, clean=False)
+        self.pending_until, self.excused, self.silence_counts = None, not network, network
+        return out
 
     def on_interval(self, iv: Interval, now: float) -> list[Sample]:
         if not self.test_open:  # a line without a start line seen (e.g. json start lost): begin here
-            self.test_open, self.test_started_at, self.origin, self.owed = True, now, None, 0
+            self.on_test_started(now)
         key = (iv.start, iv.end)
         length = iv.end - iv.start
         if key in self.seen or length < PARTIAL_FRACTION * self.interval:
             return []  # iperf3's repeated last line, or a partial final interval
         self.seen.add(key)
+        out: list[Sample] = []
         if self.origin is None:
-            # lines arrive at the interval's end (--forceflush / json-stream); never overlap the previous test
-            self.origin = now - iv.end
-            if self.last_time is not None:
-                self.origin = max(self.origin, self.last_time - iv.start)
+            # lines arrive at the interval's end (--forceflush / json-stream); never overlap what was written
+            self.origin = max(now - iv.end, self.cursor - iv.start)
+            if self.silence_counts:  # the outage lasted until this test started: count all of it
+                out = self._silence_until(self.origin - iv.start, partial=True)
+            self.excused = self.silence_counts = False
+        self.pending_until = None
+        if self.test_duration is not None and iv.end >= self.test_duration - self.interval - 1e-6:
+            self.pending_until = now + self.restart_bound  # the test's end is near: wait for its summary
         time = self.origin + iv.end
-        if self.last_time is not None and time < self.last_time + self.interval / 2:
+        if time < self.cursor + self.interval / 2:
             # iperf3 stalled and silence was written for this slot already: re-align after it
             if iv.packets <= 0:
-                return []
-            self.origin += self.last_time + length - time
-            time = self.last_time + length
-        expected = self.packets_per_second * length
+                return out
+            self.origin += self.cursor + length - time
+            time = self.cursor + length
+        self.cursor = time
         if iv.packets <= 0:
-            return [self._outage(time, expected)]
-        packets, lost = iv.packets, iv.lost
-        if self.owed and lost > 0:
-            settled = min(lost, self.owed)
-            packets, lost = packets - settled, lost - settled
-        self.owed = 0
-        self.suspect = lost <= 0 and iv.packets < OUTAGE_FRACTION * expected
+            self.gap.append(_GapSlot(time, self._expected(length)))  # held: judged by tick()
+            return out
+        settled, packets, lost = self._settle(iv.packets, iv.lost)
+        out += settled
+        expected = self.packets_per_second * length
         loss_pct = 100.0 * lost / packets if packets > 0 and lost > 0 else 0.0
-        return [self._emit(Sample(time, iv.bits_per_second, iv.jitter_ms, packets, lost, loss_pct, 1))]
+        bitrate = 8 * iv.bytes / length  # from the integers, not iperf3's 3-digit text
+        sample = self._emit(Sample(self.wall(time), bitrate, iv.jitter_ms, packets, lost, loss_pct, 1))
+        stopping = lost <= 0 and iv.packets < OUTAGE_FRACTION * expected
+        self.short = (sample, round(expected)) if stopping else None
+        self.test_last = sample
+        return out + [sample]
 
     # --- the clock ----------------------------------------------------------------------------------
 
     def tick(self, now: float) -> list[Sample]:
-        """Outage samples for every interval slot that ended without a line from iperf3."""
-        # a fresh test gets two intervals to print its first line; a stalled one does not
-        if (
-            self.test_open
-            and self.test_started_at is not None
-            and now < self.test_started_at + 2 * self.interval + self.grace
-        ):
-            return []
-        return self._silence_until(now - self.interval - self.grace)
+        """Outage samples for every slot that ended more than an interval ago without traffic."""
+        limit = now - self.interval - self.grace
+        out = [self._write_gap_slot(slot) for slot in self.gap if slot.written is None and slot.time <= limit]
+        if self.excused:
+            while self.cursor + self.interval <= limit:
+                self.cursor += self.interval  # not measured: no point
+            return out
+        if self.pending_until is not None:
+            if now < self.pending_until:
+                return out
+            self.pending_until = None
+        self.silence_counts = True
+        return out + self._silence_until(limit)
 
-    def _silence_until(self, limit: float) -> list[Sample]:
+    def _silence_until(self, limit: float, partial: bool = False) -> list[Sample]:
+        """Outage samples for the slots from the cursor to `limit`; with `partial`, the rest up to `limit`
+        too (the stretch before a test that starts after an outage)."""
         out = []
-        base = self.last_time if self.last_time is not None else self.created
-        while base + self.interval <= limit:
-            base += self.interval
-            out.append(self._outage(base, self.packets_per_second * self.interval))
+        while self.cursor + self.interval <= limit + 1e-9 or (partial and self.cursor < limit - 1e-9):
+            start = self.cursor
+            self.cursor = min(start + self.interval, limit) if partial else start + self.interval
+            slot = _GapSlot(self.cursor, self._expected(self.cursor - start))
+            if self.test_open and not partial:
+                self.gap.append(slot)  # iperf3 may still report this slot's loss: keep it to settle
+            out.append(self._write_gap_slot(slot))
         return out
 
-    def _outage(self, time: float, expected: float) -> Sample:
-        packets = round(expected)
-        if self.test_open:
-            self.owed += packets  # iperf3 will report these as lost if traffic returns in this test
-        self.suspect = False
-        return self._emit(Sample(time, 0.0, None, packets, packets, 100.0, 0))
+    # --- accounting ---------------------------------------------------------------------------------
+
+    def _expected(self, length: float) -> int:
+        """What the sender should have sent in `length` seconds; the fraction is carried, not rounded."""
+        exact = self.packets_per_second * length + self.carry
+        whole = int(exact)
+        self.carry = exact - whole
+        return whole
+
+    def _write_gap_slot(self, slot: _GapSlot) -> Sample:
+        slot.written = self._emit(_outage(self.wall(slot.time), slot.expected))
+        return slot.written
+
+    def _settle(self, packets: int, lost: int) -> tuple[list[Sample], int, int]:
+        """Traffic is back in the test: iperf3's first interval covers the whole gap (its `packets` and
+        `lost` include the gap's). The gap's slots get their share of the loss, in order; slots that lost
+        nothing were a hold. Returns the gap's (re)written samples and what is left for this interval."""
+        out: list[Sample] = []
+        remaining = max(lost, 0)
+        for slot in self.gap:
+            share = min(slot.expected, remaining)
+            remaining -= share
+            time = slot.written.time if slot.written is not None else self.wall(slot.time)
+            sample = _outage(time, share) if share else _delayed(time)
+            if sample != slot.written:
+                out.append(self._emit(sample) if slot.written is None else sample)
+        taken = max(lost, 0) - remaining
+        self.gap = []
+        return out, max(packets - taken, 0), lost - taken
+
+    def _close_gap(self) -> list[Sample]:
+        """The test ended inside an outage: nobody will report the gap; what was written stands, held slots
+        are written, and the interval where traffic stopped gets the datagrams it missed as lost."""
+        out = [self._write_gap_slot(slot) for slot in self.gap if slot.written is None]
+        if self.gap and self.short is not None:
+            sample, expected = self.short
+            missed = max(expected - sample.packets, 0)
+            if missed:
+                lost = sample.lost + missed
+                out.append(replace(sample, packets=expected, lost=lost, loss_pct=100.0 * lost / expected))
+        self.gap, self.short = [], None
+        return out
 
     def _emit(self, sample: Sample) -> Sample:
-        self.last_time = sample.time
         self.last_sample = sample
         return sample
+
+    @property
+    def suspect(self) -> bool:
+        return self.short is not None
 
     @property
     def measuring(self) -> bool:

@@ -1,7 +1,7 @@
 """Turn iperf3 output lines (3.12 text with --forceflush, or 3.17+ --json-stream) into events.
 
-Only what the probe needs: a test started, a receiver interval, a test ended, an error message.
-Sender interval lines and the end-of-test summary lines are not measurements and are dropped here.
+Only what the probe needs: a test started, a receiver interval, a test ended (cleanly, with its summary, or
+not), the test's out-of-order count, an error message. Sender interval lines are dropped here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,18 @@ class Interval:
 
 @dataclass(frozen=True)
 class RunEnded:
-    """The test is over (summary, end event, or a listener waiting for its next client)."""
+    """The test is over: `clean` with its summary (text summary line, json end event with streams), not
+    clean when a listener waits for its next client without one."""
+
+    clean: bool = True
+    out_of_order: Optional[int] = None  # json: end.streams[].udp.out_of_order
+
+
+@dataclass(frozen=True)
+class OutOfOrder:
+    """The test's out-of-order and duplicate datagrams (only in the summary: iperf3.md §1)."""
+
+    count: int
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ class Failed:
     message: str
 
 
-Event = Union[RunStarted, Interval, RunEnded, Failed]
+Event = Union[RunStarted, Interval, RunEnded, OutOfOrder, Failed]
 
 # From iperf3.md §2, checked there against 272 captured 3.12/3.18 receiver lines.
 RECEIVER_LINE = re.compile(
@@ -51,6 +62,7 @@ RECEIVER_LINE = re.compile(
 )
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+OUT_OF_ORDER_LINE = re.compile(r"^\[SUM\].*\s(?P<count>\d+) datagrams received out-of-order")
 ERROR_PREFIXES = ("iperf3: error - ", "iperf3: interrupt - ", "iperf3: parameter error - ", "iperf3: ")
 
 
@@ -69,10 +81,13 @@ def parse_text_line(line: str) -> Optional[Event]:
             packets=int(match.group("total")),
             lost=int(match.group("lost")),
         )
+    out_of_order = OUT_OF_ORDER_LINE.search(line)
+    if out_of_order:
+        return OutOfOrder(int(out_of_order.group("count")))
     if " connected to " in line and line.lstrip().startswith("["):
         return RunStarted()
     if line.startswith("Server listening on"):
-        return RunEnded()
+        return RunEnded(clean=False)
     stripped = line.strip()
     for prefix in ERROR_PREFIXES:
         if stripped.startswith(prefix):
@@ -92,7 +107,11 @@ def parse_json_line(line: str) -> Optional[Event]:
     if event == "start":
         return RunStarted()
     if event == "end":
-        return RunEnded()
+        streams = data.get("streams") if isinstance(data, dict) else None
+        if not streams:
+            return RunEnded(clean=False)
+        udp = [stream.get("udp") or {} for stream in streams if isinstance(stream, dict)]
+        return RunEnded(out_of_order=sum(int(item.get("out_of_order", 0)) for item in udp))
     if event == "error":
         return Failed(str(data))
     if event == "interval" and isinstance(data, dict):

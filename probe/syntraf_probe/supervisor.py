@@ -10,10 +10,11 @@ import time
 from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
-from .iperf3 import Version, build_command, is_listener, uses_json_stream
+from .iperf3 import Version, build_command, is_listener, test_seconds, uses_json_stream
 from .keys import ROTATION_PAUSE, file_stamp, listener_idle, refused, rotating
-from .meter import ReceiverMeter, Sample
-from .parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
+from .listener_watch import ListenerWatch
+from .meter import ReceiverMeter, Sample, restart_bound
+from .parse import Failed, Interval, OutOfOrder, RunEnded, RunStarted, parse_json_line, parse_text_line
 
 log = logging.getLogger("syntraf_probe.edge")
 
@@ -27,6 +28,27 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 STOP_GRACE = 2.0
 KEY_CHECK_SECONDS = 1.0
 CONFIG_ERROR_HINTS = ("authorization failed", "parameter error", "you must specify", "server only", "bad tos")
+# failures that are not the network's: the peer's probe is not listening, the listener is busy, the probe
+# itself failed (docs/metrics.md): no outage is written for them
+NOT_NETWORK_HINTS = CONFIG_ERROR_HINTS + ("busy", "connection refused", "probe error")
+UNEXPECTED_DELAY = 5.0  # after an error of the probe itself (fork failed, a parser bug)
+
+
+def network_failure(message: Optional[str]) -> bool:
+    text = (message or "").lower()
+    return not any(hint in text for hint in NOT_NETWORK_HINTS)
+
+
+def wall_time(monotonic: float) -> float:
+    """Wall time of a monotonic instant, read when a point is made (a clock step moves no slot)."""
+    return monotonic + time.time() - time.monotonic()
+
+
+def new_meter(config: Config, edge: Edge, now: float) -> ReceiverMeter:
+    bound = restart_bound(edge.interval, config.iperf3.connect_timeout_ms / 1000)
+    return ReceiverMeter(
+        edge.interval, edge.packets_per_second, now, bound, test_seconds(config, edge), wall_time
+    )
 
 
 def restart_delay(
@@ -62,7 +84,9 @@ class EdgeRunner:
         self.parse = parse_json_line if uses_json_stream(version) else parse_text_line
         self.meter = meter
         if self.receiving and meter is None:
-            self.meter = ReceiverMeter(edge.interval, edge.packets_per_second, time.time())
+            self.meter = new_meter(config, edge, time.monotonic())
+        connect_timeout = config.iperf3.connect_timeout_ms / 1000
+        self.watch = ListenerWatch(test_seconds(config, edge), edge.interval, connect_timeout)
         self.restarts = 0
         self.phase = "starting"  # starting | running | backoff | config_error
         self.last_error: Optional[str] = None
@@ -88,6 +112,8 @@ class EdgeRunner:
             return "config_error"
         if not self.receiving:
             return "sending" if self.phase == "running" else self.phase
+        if self.meter.excused:
+            return "not_measuring"  # refused, busy, the probe's own error: no point, not an outage
         if self.meter.measuring:
             return "measuring"
         if self.meter.last_sample is not None and (self.meter.last_sample.up == 0 or self.meter.suspect):
@@ -98,71 +124,106 @@ class EdgeRunner:
         self.task = asyncio.ensure_future(self._run())
 
     def tick(self, now: float) -> None:
+        """`now`: monotonic seconds."""
         process = self.process
-        silent = time.monotonic() - self.last_output > self.watchdog
-        if not self.listener and process is not None and process.returncode is None and silent:
-            self.last_error = f"no output for {self.watchdog:.0f} s, killed"
-            process.kill()
-        idle = time.monotonic() - self.last_output > 2 * self.edge.interval + 1
-        if self.listener and idle and time.monotonic() - self.key_checked >= KEY_CHECK_SECONDS:
+        alive = process is not None and process.returncode is None
+        if alive and not self.listener and now - self.last_output > self.watchdog:
+            self._kill(process, f"no output for {self.watchdog:.0f} s, killed")
+        overdue = self.watch.overdue(now) if alive and self.listener else None
+        if overdue:
+            self.watch.on_line("Server listening", now)  # killed once, not every tick
+            self._kill(process, f"listener: {overdue}")
+        idle = now - self.last_output > 2 * self.edge.interval + 1
+        if self.listener and idle and now - self.key_checked >= KEY_CHECK_SECONDS:
             self._restart_if_key_replaced()  # an idle listener (its initiator is away) switches keys too
         if self.meter is not None:
-            samples = self.meter.tick(now)
-            if samples:
-                self.emit(self.edge, samples)
+            self._emit(self.meter.tick(now))
+
+    def _kill(self, process: asyncio.subprocess.Process, reason: str) -> None:
+        self.last_error = reason
+        log.warning("%s: %s", self.label, reason)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+    def _emit(self, samples: list[Sample]) -> None:
+        if samples:
+            self.emit(self.edge, samples)
 
     async def stop(self) -> None:
+        """Stop the edge's iperf3; never raises (a shutdown or reload must reach its final flush)."""
         self.stopped = True
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.process is not None and self.process.returncode is None:
-            await self._terminate(self.process)
+        try:
+            if self.task is not None:
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.task
+            if self.process is not None and self.process.returncode is None:
+                await self._terminate(self.process)
+        except Exception:
+            log.exception("%s: error while stopping", self.label)
 
     async def _run(self) -> None:
         failures = 0
-        alternate = retried = False  # key rotation: use the listener's other public key; tried it already
+        alternate = False  # key rotation: use the listener's other public key
         while not self.stopped:
-            rotation = not self.listener and rotating(self.config.auth, self.edge.listener)
-            alternate = alternate and rotation
             try:
-                command = build_command(self.config, self.edge, self.version, alternate_key=alternate)
-            except ConfigError as error:
-                self._note(f"configuration error: {error}", logging.ERROR)
-                self.phase = "config_error"
-                await asyncio.sleep(CONFIG_ERROR_DELAY)
-                continue
-            self.phase = "running"
-            returncode, measured = await self._run_child(command.argv, command.env)
-            if self.stopped:
-                return
-            if self.meter is not None:
-                self.meter.on_test_ended()
-            if self.key_replaced:
-                self.key_replaced = False
-                log.info("%s: private key replaced: iperf3 restarted between two tests", self.label)
-                continue
-            if rotation and refused(self.last_error) and not retried:
-                alternate, retried = not alternate, True
-                log.info("%s: refused during a key rotation: trying the listener's other key", self.label)
-                continue
-            retried = retried and not (measured or returncode == 0)
-            failures = 0 if measured or returncode == 0 else failures + 1
-            delay, self.phase = restart_delay(returncode, self.last_error, measured, failures)
-            if rotation and failures <= 1:
-                # lets the listener restart with its new key between two tests; a first failure (the
-                # listener restarting as this test connected) is retried as soon too
-                delay = ROTATION_PAUSE
-            if returncode != 0 or self.last_error:
+                failures, alternate = await self._run_once(failures, alternate)
+            except Exception as error:  # a failed fork (EAGAIN, ENOMEM), a parser bug: never end the edge
+                log.exception("%s: probe error, retry in %g s", self.label, UNEXPECTED_DELAY)
+                self.last_error, self.phase = f"probe error: {type(error).__name__}", "backoff"
                 self.restarts += 1
-                what = "configuration error: " if self.phase == "config_error" else ""
-                level = logging.ERROR if self.phase == "config_error" else logging.WARNING
-                self._note(
-                    f"iperf3 exited {returncode}: {what}{self.last_error or 'no message'}", level, delay
-                )
-            if delay:
-                await asyncio.sleep(delay)
+                if self.meter is not None:
+                    self._emit(self.meter.on_failure(time.monotonic(), network=False))
+                await asyncio.sleep(UNEXPECTED_DELAY)
+
+    async def _run_once(self, failures: int, alternate: bool) -> tuple[int, bool]:
+        """One iperf3 child and the pause after it; returns the failure count and key choice for the next."""
+        rotation = not self.listener and rotating(self.config.auth, self.edge.listener)
+        alternate = alternate and rotation
+        try:
+            command = build_command(self.config, self.edge, self.version, alternate_key=alternate)
+        except ConfigError as error:
+            self._note(f"configuration error: {error}", logging.ERROR)
+            self.phase, self.last_error = "config_error", f"configuration error: {error}"
+            if self.meter is not None:
+                self._emit(self.meter.on_failure(time.monotonic(), network=False))
+            await asyncio.sleep(CONFIG_ERROR_DELAY)
+            return failures, alternate
+        self.phase = "running"
+        returncode, measured = await self._run_child(command.argv, command.env)
+        if self.stopped:
+            return failures, alternate
+        error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
+        if self.meter is not None:
+            now = time.monotonic()
+            ended = self.meter.on_failure(now, network_failure(error)) if error else None
+            self._emit(ended if ended is not None else self.meter.on_test_ended(now, clean=False))
+        if self.key_replaced:
+            self.key_replaced = False
+            log.info("%s: private key replaced: iperf3 restarted between two tests", self.label)
+            return 0, alternate
+        failures = 0 if measured or returncode == 0 else failures + 1
+        delay, self.phase = restart_delay(returncode, error, measured, failures)
+        if rotation and refused(error):
+            # the listener may hold either generation's key until it restarts between two tests: try the
+            # other key soon, never a configuration-error pause (docs/security.md, "rotation")
+            alternate = not alternate
+            pause = 0.0 if failures <= 1 else min(BACKOFF_MAX, ROTATION_PAUSE * 2 ** (failures - 2))
+            delay, self.phase = pause, "backoff"
+            log.info("%s: refused during a key rotation: trying the listener's other key", self.label)
+        elif rotation and failures <= 1:
+            # lets the listener restart with its new key between two tests; a first failure (the
+            # listener restarting as this test connected) is retried as soon too
+            delay = ROTATION_PAUSE
+        boundary_busy = "busy" in (error or "").lower() and failures <= BUSY_QUICK_TRIES
+        if error and not boundary_busy:
+            self.restarts += 1  # a busy listener at a test boundary is no restart worth counting
+            what = "configuration error: " if self.phase == "config_error" else ""
+            level = logging.ERROR if self.phase == "config_error" else logging.WARNING
+            self._note(f"iperf3 exited {returncode}: {what}{error}", level, delay)
+        if delay:
+            await asyncio.sleep(delay)
+        return failures, alternate
 
     async def _run_child(self, argv: list[str], env: dict) -> tuple[int, bool]:
         """Run one iperf3 until it exits; return its exit status and whether it measured anything."""
@@ -185,7 +246,7 @@ class EdgeRunner:
                 if not raw:
                     break
                 self.last_output = time.monotonic()
-                measured |= self._handle(raw.decode(errors="replace"), time.time())
+                measured |= self._handle_safely(raw.decode(errors="replace"), self.last_output)
             return await process.wait(), measured
         finally:
             if process.returncode is None:
@@ -202,26 +263,43 @@ class EdgeRunner:
             process.kill()
             await process.wait()
 
-    def _handle(self, text: str, now: float) -> bool:
-        event = self.parse(text)
-        if self.listener and listener_idle(text):
-            self._restart_if_key_replaced()
-        if event is None:
+    def _handle_safely(self, text: str, now: float) -> bool:
+        """One line; a line the parser or meter chokes on is logged and skipped, the test goes on."""
+        try:
+            return self._handle(text, now)
+        except Exception:
+            self._note(f"cannot use iperf3 line {text.strip()[:120]!r}", logging.ERROR)
+            log.debug("%s: line error", self.label, exc_info=True)
             return False
+
+    def _handle(self, text: str, now: float) -> bool:
+        """`now`: monotonic seconds when the line was read."""
+        event = self.parse(text)
+        if self.listener:
+            self.watch.on_line(text, now)
+            if listener_idle(text):
+                self.last_error = None  # back to waiting for a client: an earlier client's error is over
+                self._restart_if_key_replaced()
+        if isinstance(event, RunStarted):
+            self.last_error = None  # an error of an earlier client of this listener is not this test's
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
-        if self.meter is None:
+        if self.meter is None or event is None:
             return isinstance(event, Interval)
-        samples: list[Sample] = []
         if isinstance(event, RunStarted):
-            samples = self.meter.on_test_started(now)
+            self.meter.on_test_started(now)
         elif isinstance(event, Interval):
-            samples = self.meter.on_interval(event, now)
-        elif isinstance(event, (RunEnded, Failed)):
-            self.meter.on_test_ended()
-        if samples:
-            self.emit(self.edge, samples)
+            self._emit(self.meter.on_interval(event, now))
+        elif isinstance(event, OutOfOrder):
+            self._emit(self.meter.on_out_of_order(event.count))
+        elif isinstance(event, RunEnded):
+            if event.out_of_order is not None:
+                self._emit(self.meter.on_out_of_order(event.out_of_order))
+            self._emit(self.meter.on_test_ended(now, event.clean))
+        elif isinstance(event, Failed) and self.listener:
+            # a listener's test failed; it waits for the next client (an initiator exits: _run_once)
+            self._emit(self.meter.on_failure(now, network_failure(event.message)))
         return isinstance(event, Interval)
 
     def _restart_if_key_replaced(self) -> None:

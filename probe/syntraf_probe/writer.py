@@ -1,10 +1,12 @@
 """Delivery of line-protocol batches to every database, through a bounded spool when one is unavailable.
 
 influxdb-client's synchronous write API is used with its retries off, so each call is exactly one HTTP
-request whose outcome is classified here: 2xx delivered; 429, 5xx, timeouts and connection errors are
-transient (spool, retry with backoff); any other 4xx is a configuration error (bad token, org, bucket or
-a refused line): logged and the batch dropped, because sending it again cannot succeed. Calls block, so
-each database has one worker thread and at most one request in flight.
+request whose outcome is classified here: 2xx delivered; 400 (a malformed request: a line the database
+refuses) drops the batch, because sending it again cannot succeed; 413 (too large) splits the batch; every
+other answer (401, 403, 404 and 408 included: a token being rotated, a proxy restarting), timeouts and
+connection errors keep the batch in the spool and retry with backoff, logged as a configuration error when
+the database refused it. Calls block, so each database has one worker thread and at most one request in
+flight.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .spool import Spool
 
 log = logging.getLogger("syntraf_probe.writer")
 
-DELIVERED, TRANSIENT, REFUSED = "delivered", "transient", "refused"
+DELIVERED, TRANSIENT, REFUSED, TOO_LARGE = "delivered", "transient", "refused", "too_large"
 REQUEST_TIMEOUT_MS = 10_000
 MAX_LINES_PER_REQUEST = 5000
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 30.0
@@ -72,9 +74,13 @@ class DatabaseClient:
             body = error.body or b""
             body = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
             detail = f"HTTP {error.status} {error.reason or ''}: {body.strip()[:200]}".strip()
-            if error.status == 429 or (error.status or 0) >= 500 or not error.status:
-                return TRANSIENT, detail
-            return REFUSED, detail
+            if error.status == 400:
+                return REFUSED, detail
+            if error.status == 413:
+                return TOO_LARGE, detail
+            if error.status and 400 < error.status < 500 and error.status != 429:
+                return TRANSIENT, f"configuration error? check url, org, bucket and token: {detail}"
+            return TRANSIENT, detail
         except Exception as error:  # urllib3 timeouts, refused connections, TLS failures
             return TRANSIENT, f"{type(error).__name__}: {str(error)[:200]}"
 
@@ -87,8 +93,8 @@ class Sink:
 
     def __init__(self, db: Database, spool_dir: str, max_bytes: int) -> None:
         self.db = db
-        self.client = DatabaseClient(db, read_token(db))
         self.spool = Spool(str(Path(spool_dir) / db.name), max_bytes)
+        self.client = DatabaseClient(db, read_token(db))
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{db.name}")
         self.busy = False
         self.retry_at = 0.0
@@ -98,6 +104,7 @@ class Sink:
         self.last_logged: dict[str, float] = {}
         self.task: Optional[asyncio.Task] = None
         self.in_flight: list[str] = []  # a direct write's batch, not yet in the spool
+        self.closed = False
 
     @property
     def dropped_points(self) -> int:
@@ -133,7 +140,9 @@ class Sink:
             self.backoff = BACKOFF_MIN
             return outcome
         self.write_errors += 1
-        if outcome == TRANSIENT:
+        if outcome == TOO_LARGE:
+            self._log_once("too_large", f"database {self.db.name}: request too large, split: {detail}")
+        elif outcome == TRANSIENT:
             self.retry_at = time.monotonic() + self.backoff
             self._log_once(
                 "transient",
@@ -143,8 +152,8 @@ class Sink:
         else:
             self._log_once(
                 "refused",
-                f"database {self.db.name}: configuration error, the database refused the write "
-                f"(check url, org, bucket and token): {detail}; {len(lines)} points dropped",
+                f"database {self.db.name}: the database refused the write as malformed: {detail}; "
+                f"{len(lines)} points dropped",
                 logging.ERROR,
             )
         return outcome
@@ -158,8 +167,8 @@ class Sink:
     async def _deliver_direct(self, lines: list[str]) -> None:
         try:
             outcome = await self._request(lines)
-            if outcome == TRANSIENT:
-                self.spool.append(lines)
+            if outcome in (TRANSIENT, TOO_LARGE):
+                self.spool.append(lines)  # the replay sends it in smaller requests if needed
             elif outcome == REFUSED:
                 self.refused_points += len(lines)
         finally:
@@ -167,24 +176,33 @@ class Sink:
             self.in_flight = []
         self._kick()
 
+    async def _send(self, lines: list[str]) -> tuple[str, int]:
+        """Send `lines` in order, halving a request the database finds too large; (outcome, lines done).
+        A request refused as malformed drops only its lines, counted; the rest goes on."""
+        done = 0
+        size = MAX_LINES_PER_REQUEST
+        while done < len(lines):
+            chunk = lines[done : done + size]
+            outcome = await self._request(chunk)
+            if outcome == TOO_LARGE and size > 1:
+                size = max(1, size // 2)
+                continue
+            if outcome in (REFUSED, TOO_LARGE):
+                self.refused_points += len(chunk)
+            elif outcome != DELIVERED:
+                return outcome, done
+            done += len(chunk)
+        return DELIVERED, done
+
     async def _replay(self) -> None:
         try:
-            while self.spool and time.monotonic() >= self.retry_at:
+            while self.spool and time.monotonic() >= self.retry_at and not self.closed:
                 sequence, lines = self.spool.oldest()
-                outcome = DELIVERED
-                sent = 0
-                for start in range(0, len(lines), MAX_LINES_PER_REQUEST):
-                    outcome = await self._request(lines[start : start + MAX_LINES_PER_REQUEST])
-                    if outcome != DELIVERED:
-                        break
-                    sent = start + MAX_LINES_PER_REQUEST
-                if outcome == REFUSED:
-                    self.spool.drop(sequence)
-                elif outcome == DELIVERED:
+                outcome, done = await self._send(lines)
+                if outcome == DELIVERED:
                     self.spool.remove(sequence)
                 else:
-                    if sent:  # keep only what was not delivered, so nothing is written twice
-                        self.spool.replace(sequence, lines[sent:])
+                    self.spool.replace(sequence, lines[done:])  # keep what was not delivered, in order
                     break
         finally:
             self.busy = False
@@ -199,5 +217,6 @@ class Sink:
                 self.spool.append(self.in_flight)
 
     def close(self) -> None:
+        self.closed = True  # a replay still waiting for an answer stops after it
         self.executor.shutdown(wait=False)
         self.client.close()

@@ -10,8 +10,15 @@ import pytest
 from labkit import config, edge
 from syntraf_probe.config import ConfigError, parse_config
 from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
-from syntraf_probe.meter import ReceiverMeter
-from syntraf_probe.parse import Failed, Interval, RunEnded, RunStarted, parse_json_line, parse_text_line
+from syntraf_probe.parse import (
+    Failed,
+    Interval,
+    OutOfOrder,
+    RunEnded,
+    RunStarted,
+    parse_json_line,
+    parse_text_line,
+)
 from syntraf_probe.spool import Spool
 from syntraf_probe.supervisor import restart_delay
 
@@ -80,6 +87,15 @@ def test_reverse_initiator_on_312(tmp_path):
     assert "-R --rcv-timeout 2000" in text and "--udp-counters-64bit" in text
     assert argv[-1] == "--forceflush" and "--json-stream" not in argv
     assert "--snd-timeout" not in argv  # only the sending side needs it
+
+
+def test_a_day_long_test_at_tenth_second_intervals_is_cut_to_bound_iperf3_memory(tmp_path):
+    """iperf3 3.12 keeps ~400 B per interval: 86400 s at -i 0.1 would be 324 MB per process."""
+    edges = [edge(ADDRESSES, "g", "a", "b", 15001, interval=0.1)]
+    cfg = config(tmp_path, "b", "g", edges, "http://127.0.0.1:1", ADDRESSES["b"], test_duration=86400)
+    parsed = parse_config(json.dumps(cfg), "g.json")
+    argv = build_command(parsed, parsed.edges[0], (3, 12), {}).argv
+    assert argv[argv.index("-t") + 1] == "3600"
 
 
 def test_listener_binds_own_address_on_312_only(tmp_path):
@@ -191,7 +207,8 @@ def test_text_312_lines():
     ]
     assert intervals[0].bits_per_second == 100e3 and intervals[0].jitter_ms == 0.010
     assert intervals[0].bytes == pytest.approx(12.2 * 1024)
-    assert events.count(RunEnded()) == 3  # sender and receiver summary lines, "Server listening"
+    assert events.count(RunEnded()) == 2  # sender and receiver summary lines
+    assert events.count(RunEnded(clean=False)) == 1  # "Server listening": a test ended, summary or not
     assert [e.message for e in events if isinstance(e, Failed)] == [
         "idle timeout for receiving data",
         "the client has terminated",
@@ -230,74 +247,18 @@ def test_json_stream_events():
     assert parse_json_line(json.dumps(sender)) is None
     error = {"event": "error", "data": "idle timeout for receiving data"}
     assert parse_json_line(json.dumps(error)) == Failed("idle timeout for receiving data")
-    assert parse_json_line(json.dumps({"event": "end", "data": {}})) == RunEnded()
+    assert parse_json_line(json.dumps({"event": "end", "data": {}})) == RunEnded(clean=False)
+    end = {"event": "end", "data": {"streams": [{"udp": {"out_of_order": 4, "lost_packets": 0}}]}}
+    assert parse_json_line(json.dumps(end)) == RunEnded(out_of_order=4)
+
+
+def test_out_of_order_summary_line_of_312():
+    """3.12 decrements its loss for every out-of-order or duplicate datagram: the count is kept."""
+    line = "[SUM]  0.0- 4.0 sec  15 datagrams received out-of-order"
+    assert parse_text_line(line) == OutOfOrder(15)
     assert parse_json_line("iperf3: error - unable to connect to server: Connection refused") == Failed(
         "unable to connect to server: Connection refused"
     )
-
-
-# --- loss accounting ---------------------------------------------------------------------------------
-
-
-def iv(start, packets, lost, length=1.0):
-    return Interval(start, start + length, packets * 172.0, packets * 1376.0, 0.01, packets, lost)
-
-
-def test_repeated_and_partial_lines_are_dropped():
-    meter = ReceiverMeter(1.0, 50, now=0.0)
-    meter.on_test_started(0.0)
-    assert len(meter.on_interval(iv(0, 50, 0), 1.0)) == 1
-    assert meter.on_interval(iv(0, 50, 0), 1.01) == []  # 3.12 repeats the last line before an error exit
-    assert meter.on_interval(iv(1, 1, 0, length=0.01), 1.02) == []  # partial final interval
-
-
-def test_outage_within_a_test_is_not_counted_twice():
-    meter = ReceiverMeter(1.0, 50, now=0.0)
-    meter.on_test_started(0.0)
-    samples = meter.on_interval(iv(0, 50, 0), 1.0)
-    samples += meter.on_interval(iv(1, 20, 0), 2.0)  # the outage starts: fewer packets, none lost
-    assert meter.suspect and not meter.measuring
-    samples += meter.on_interval(iv(2, 0, 0), 3.0)  # 0/0
-    samples += meter.tick(5.3)  # iperf3 silent for a slot: the ticker writes it
-    samples += meter.on_interval(iv(4, 150, 130), 5.4)  # traffic returns: the whole gap as loss
-    ups = [s.up for s in samples]
-    assert ups == [1, 1, 0, 0, 1]
-    assert [s.loss_pct for s in samples if s.up == 0] == [100.0, 100.0]
-    # network really dropped 30 (rest of second 2) + 50 + 50 + 30 = 130 = what iperf3 finally reported
-    assert sum(s.lost for s in samples) == 130
-    assert samples[-1].lost == 30 and samples[-1].packets == 50
-    times = [s.time for s in samples]
-    assert times == sorted(times) and len(set(times)) == len(times)
-
-
-def test_silence_without_a_test_is_an_outage_per_interval_and_stands():
-    meter = ReceiverMeter(1.0, 50, now=100.0)
-    assert meter.tick(101.5) == []
-    samples = meter.tick(102.3)  # slot 100-101 ended more than an interval ago: within two intervals
-    assert [(s.time, s.up, s.lost, s.packets) for s in samples] == [(101.0, 0, 50, 50)]
-    samples = meter.tick(105.3)
-    assert [s.time for s in samples] == [102.0, 103.0, 104.0]
-    meter.on_test_started(105.5)  # a new test never reports the gap: nothing is owed
-    first = meter.on_interval(iv(0, 50, 0), 106.5)
-    assert first[0].lost == 0 and first[0].time == pytest.approx(106.5)
-
-
-def test_a_test_starting_is_given_two_intervals_before_silence_counts():
-    meter = ReceiverMeter(1.0, 50, now=0.0)
-    meter.on_test_started(0.2)
-    assert meter.tick(2.0) == []
-    assert len(meter.tick(2.6)) == 1
-
-
-def test_consecutive_tests_do_not_overlap():
-    meter = ReceiverMeter(1.0, 50, now=0.0)
-    meter.on_test_started(0.0)
-    last = meter.on_interval(iv(0, 50, 0), 1.0)[0]
-    meter.on_test_ended()
-    meter.on_test_started(1.0)
-    # a line that arrived early relative to the previous test's last point
-    first = meter.on_interval(iv(0, 50, 0), 1.3)[0]
-    assert first.time >= last.time + 1.0
 
 
 # --- spool --------------------------------------------------------------------------------------------
@@ -331,3 +292,42 @@ def test_spool_survives_a_restart_and_ignores_a_torn_line(tmp_path):
     assert reopened.oldest()[1] == ["a v=1i 1", "a v=2i 2"]
     reopened.append(["a v=4i 4"])
     assert reopened.points == 3
+
+
+def test_an_unusable_spool_is_refused_at_start_with_exit_2(tmp_path):
+    (tmp_path / "file").write_text("")
+    cfg = config(tmp_path, "b", "g", [], "http://127.0.0.1:1")
+    cfg["spool"]["directory"] = str(tmp_path / "file" / "spool")  # a directory under a file (PR4)
+    code, stderr = run_cli(tmp_path, json.dumps(cfg))
+    assert code == 2
+    assert f"spool.directory {tmp_path / 'file' / 'spool'}" in stderr and "unusable" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_full_disk_while_spooling_is_counted_and_survived(tmp_path):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    spool = Spool(str(tmp_path / "s"), max_bytes=1 << 20)
+    spool.append(["a v=1i 1"])
+    segment = next((tmp_path / "s").glob("*.lp"))
+    segment.unlink()
+    segment.symlink_to("/dev/full")
+    spool.append(["a v=2i 2", "a v=3i 3"])
+    assert spool.errors == 1 and spool.dropped_points == 2 and spool.points == 1
+
+
+def test_eviction_never_takes_the_segment_being_replayed(tmp_path):
+    spool = Spool(str(tmp_path / "s"), max_bytes=8192)
+    spool.append([f"m v={n}i {n}" for n in range(100)])
+    sequence, lines = spool.oldest()  # a replay holds it while the database answers slowly
+    for batch in range(100, 200):
+        spool.append([f"m v={batch}i {batch}"] * 10)
+    assert sequence in spool.segments
+    spool.replace(sequence, lines[40:])  # 40 delivered
+    replayed = lines[:40]
+    while spool:
+        sequence, lines = spool.oldest()
+        replayed += lines
+        spool.remove(sequence)
+    values = [int(line.split("=")[1].split("i")[0]) for line in replayed]
+    assert values == sorted(values) and values[-1] == 199
+    assert len(replayed) + spool.dropped_points == 1100  # nothing counted as dropped was delivered

@@ -14,7 +14,7 @@ import yaml
 from syntraf_ctl.lab.errors import LabError
 from syntraf_ctl.lab.mounts import remove_tree
 from syntraf_ctl.lab.ssh import SSH_OPTIONS
-from syntraf_ctl.lab.state import LabState
+from syntraf_ctl.lab.state import Host, LabState
 
 MARKER = ".syntraf-lab"
 HOSTS_FILE = "hosts.yml"
@@ -52,7 +52,7 @@ def render_hosts(state: LabState) -> str:
     """hosts.yml: every host with its address, the groups with their members, how to connect."""
     hosts_yml = {
         "all": {
-            "hosts": {host.name: {"ansible_host": host.address} for host in state.hosts},
+            "hosts": {host.name: _host_vars(state, host) for host in state.hosts},
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(state.ssh_key),
@@ -65,6 +65,16 @@ def render_hosts(state: LabState) -> str:
         }
     }
     return _header(state) + _yaml(hosts_yml)
+
+
+def _host_vars(state: LabState, host: Host) -> dict[str, object]:
+    """Management on the bridge (`ansible_host`); in a WAN lab, measurement across the sites."""
+    found: dict[str, object] = {"ansible_host": host.address}
+    if host.wan_address:
+        found["syntraf_address"] = host.wan_address
+    if host.site in state.nat_sites:
+        found["syntraf_behind_nat"] = True
+    return found
 
 
 def _header(state: LabState) -> str:
@@ -103,6 +113,14 @@ def rewrite_hosts(state: LabState) -> None:
     with os.fdopen(descriptor, "w") as file:
         file.write(render_hosts(state))
     staging.replace(directory / HOSTS_FILE)
+
+
+def update_settings(directory: Path, settings: dict[str, object]) -> None:
+    """Set these keys of group_vars/all/main.yml (the mesh a test or a benchmark measures, say)."""
+    _check_ours(directory)
+    main = directory / "group_vars/all/main.yml"
+    current = yaml.safe_load(main.read_text())
+    main.write_text(_yaml({**current, **settings}))
 
 
 def remove_inventory(directory: Path) -> None:

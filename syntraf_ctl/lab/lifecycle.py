@@ -25,7 +25,7 @@ from syntraf_ctl.lab.inventory import (
 )
 from syntraf_ctl.lab.mounts import remove_tree
 from syntraf_ctl.lab.network import LabNetwork
-from syntraf_ctl.lab.preflight import check_requirements
+from syntraf_ctl.lab.preflight import check_requirements, unmet_wan_requirements
 from syntraf_ctl.lab.rootfs import CACHE_ROOT, DEFAULT_SUITE, ensure_rootfs
 from syntraf_ctl.lab.ssh import generate_key
 from syntraf_ctl.lab.state import (
@@ -46,6 +46,8 @@ from syntraf_ctl.lab.state import (
     validate_name,
 )
 from syntraf_ctl.lab.tsdb import DatabaseError, start_victoria_metrics
+from syntraf_ctl.lab.wan import topology
+from syntraf_ctl.lab.wan.control import start_delay_line
 
 Say = Callable[[str], None]
 NETWORK_LOCK = Path("/run/syntraf-lab-network.lock")
@@ -62,6 +64,9 @@ class LabConfig:
     state_root: Path = STATE_ROOT
     cache_root: Path = CACHE_ROOT
     mirror: str | None = None
+    sites: dict[str, int] | None = None  # WAN lab: site -> number of hosts (None: one LAN, as before)
+    nat_sites: tuple[str, ...] = ()
+    wan: tuple[str, ...] = ()  # link impairments, `--wan` syntax (spec.parse_wan)
 
 
 @dataclass
@@ -91,6 +96,13 @@ def lab_up(config: LabConfig, say: Say = print) -> UpReport:
         config.inventory_dir,
         config.state_root,
     )
+    if config.sites:
+        problem = unmet_wan_requirements()
+        if problem:
+            raise LabError(problem)
+        topology.plan_sites(state, config.sites, list(config.nat_sites), list(config.wan))
+    elif config.nat_sites or config.wan:
+        raise LabError("--nat and --wan need --sites")
     lab_down(config.name, config.state_root, quiet=True)
     remove_inventory(Path(state.inventory_dir))  # refuses early when the directory is not the lab's
     report = UpReport(state)
@@ -119,8 +131,9 @@ def _describe(error: BaseException) -> str:
     return str(error)
 
 
-def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: Say) -> None:
-    step = time.monotonic()
+def network_up(state: LabState) -> None:
+    """The lab's network: bridge, a namespace per host, and in a WAN lab the sites' routers, the core and
+    its delay line. The state is saved first, so that `lab_down(state.name)` removes all of it."""
     network = LabNetwork(state.network_prefix, state.bridge_address, _prefix_len(state))
     with open(NETWORK_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two labs starting at once must not both take the same subnet
@@ -128,10 +141,18 @@ def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: S
         network.create()
     Path(state.state_dir).mkdir(parents=True, exist_ok=True)
     state.save()  # before anything else, so that `down` finds everything even if `up` is killed half way
-    generate_key(state.ssh_key, f"syntraf-lab-{state.name}")
-    public_key = state.ssh_key.with_suffix(".pub").read_text()
     for index, host in enumerate(state.hosts, start=1):
         network.add_namespace(index, host.address)
+    if state.sites:
+        topology.build(state)
+        start_delay_line(state)
+
+
+def _bring_up(state: LabState, images: dict[str, Path], report: UpReport, say: Say) -> None:
+    step = time.monotonic()
+    network_up(state)
+    generate_key(state.ssh_key, f"syntraf-lab-{state.name}")
+    public_key = state.ssh_key.with_suffix(".pub").read_text()
     database = start_victoria_metrics(
         state.tsdb_dir, f"{state.bridge_address}:{state.db_port}", state.tsdb_log
     )
@@ -160,6 +181,8 @@ def add_host(
 ) -> tuple[Host, list[str]]:
     """Boot one more host in the running lab (`lab<N+1>`, the next address; suite: the last host's) as a
     member of the inventory `groups`, and add it to the inventory; return it and its failed units."""
+    if state.sites:
+        raise LabError(f"lab {state.name} has sites: adding a host to a WAN lab is not supported")
     image = ensure_rootfs(suite or state.hosts[-1].suite, cache_root, say=say)
     host = add_planned_host(state, suite or state.hosts[-1].suite, groups)
     state.save()
@@ -233,4 +256,4 @@ def lab_down(name: str = DEFAULT_NAME, state_root: Path = STATE_ROOT, quiet: boo
 def _network_exists(network: LabNetwork) -> bool:
     bridge = subprocess.run(["ip", "link", "show", network.bridge], capture_output=True).returncode == 0
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-    return bridge or any(name.startswith(f"{network.prefix}n") for name in listed)
+    return bridge or any(name.startswith(network.prefix) for name in listed)

@@ -70,11 +70,12 @@ class LabNetwork:
         return netns
 
     def remove(self) -> None:
-        """Delete the bridge and every namespace of this prefix (also those of an earlier, killed run)."""
+        """Delete the bridge and every namespace of this prefix (hosts, and a WAN lab's routers and core;
+        also those of an earlier, killed run)."""
         listed = ip("netns", "list", check=False).stdout.split("\n")
         for line in listed:
             name = line.split(" ")[0]
-            if name.startswith(f"{self.prefix}n"):
+            if name.startswith(self.prefix):
                 ip("netns", "delete", name, check=False)
         ip("link", "delete", self.bridge, check=False)
         self.namespaces.clear()

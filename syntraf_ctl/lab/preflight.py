@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -20,6 +21,10 @@ REQUIRED_TOOLS: dict[str, str] = {
     "nsenter": "util-linux",
     "mount": "mount",
 }
+
+
+# What a WAN lab (--sites) needs besides: the core's NFQUEUE rule and the delay line's binding.
+WAN_TOOLS = {"iptables": "iptables"}
 
 
 def missing_tools(tools: dict[str, str] = REQUIRED_TOOLS) -> dict[str, str]:
@@ -44,3 +49,19 @@ def check_requirements() -> None:
     problem = unmet_requirements()
     if problem:
         raise LabError(problem)
+
+
+def unmet_wan_requirements() -> str | None:
+    """Why a WAN lab cannot run here, or None when it can."""
+    problem = unmet_requirements()
+    if problem:
+        return problem
+    missing = missing_tools(WAN_TOOLS)
+    if missing:
+        return f"a WAN lab needs iptables: apt-get install {' '.join(sorted(set(missing.values())))}"
+    if importlib.util.find_spec("netfilterqueue") is None:
+        return (
+            "a WAN lab needs the Python package netfilterqueue in syntraf-ctl's environment "
+            "(scripts/setup.sh installs it; it builds with libnetfilter-queue-dev, gcc and python3-dev)"
+        )
+    return None

@@ -40,6 +40,18 @@ def pids_rooted_in(directory: Path) -> list[int]:
     return [pid for pid in _all_pids() if (_root(pid) + "/").startswith(inside)]
 
 
+def pids_in_cgroup(part: str) -> list[int]:
+    """Processes whose cgroup path contains `part` (e.g. a lab host's `syntraf-lab/<machine>/`)."""
+    found = []
+    for pid in _all_pids():
+        try:
+            if part in Path(f"/proc/{pid}/cgroup").read_text():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def children(pid: int) -> list[int]:
     found = []
     for child in _all_pids():

@@ -34,6 +34,8 @@ class Host:
     machine: str  # systemd-nspawn machine name, unique across labs
     suite: str
     directory: str  # <state dir>/hosts/<name>
+    site: str = ""  # in a WAN lab: the host's site, and its address there (`wan0`, the measured one)
+    wan_address: str = ""
 
     @property
     def root(self) -> Path:
@@ -64,6 +66,9 @@ class LabState:
     hosts: list[Host] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)  # inventory group -> member hosts
     db_pid: int | None = None  # for information: `down` finds the database by its data directory
+    sites: dict[str, list[str]] = field(default_factory=dict)  # WAN lab: site -> its hosts, in order
+    nat_sites: list[str] = field(default_factory=list)
+    wan: dict[str, dict] = field(default_factory=dict)  # link "a>b" -> impairment at `up` (spec.Impairment)
 
     @property
     def network_prefix(self) -> str:
@@ -84,6 +89,19 @@ class LabState:
     @property
     def tsdb_log(self) -> Path:
         return Path(self.state_dir) / "victoria-metrics.log"
+
+    @property
+    def wan_socket(self) -> Path:
+        """The delay line's control socket (WAN lab)."""
+        return Path(self.state_dir) / "wan.sock"
+
+    @property
+    def wan_config(self) -> Path:
+        return Path(self.state_dir) / "wan.json"
+
+    @property
+    def wan_log(self) -> Path:
+        return Path(self.state_dir) / "delay-line.log"
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

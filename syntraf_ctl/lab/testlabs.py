@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from syntraf_ctl.lab import processes
 from syntraf_ctl.lab.errors import SubnetInUse
@@ -21,8 +22,10 @@ from syntraf_ctl.lab.lifecycle import LabConfig, UpReport, lab_down, lab_up
 from syntraf_ctl.lab.network import ip
 from syntraf_ctl.lab.state import STATE_ROOT
 
+T = TypeVar("T")
 CANDIDATE_SUBNETS = [f"203.0.113.{start}/27" for start in range(0, 256, 32)]
 TEST_LAB_NAME = re.compile(r"[a-z](\d+)")
+LAB_NETWORK_NAME = re.compile(r"\bsl([a-z]\d+)-(?:br|n\d+|r[a-z0-9]+|core)\b")  # bridge, namespaces
 
 
 def owned_lab_name(tag: str) -> str:
@@ -37,22 +40,31 @@ def lab_subnets() -> list[str]:
     return [chosen] if chosen else CANDIDATE_SUBNETS
 
 
+def on_free_subnet(start: Callable[[str], T]) -> T:
+    """`start(subnet)` on the first candidate subnet that no other interface uses (it raises SubnetInUse)."""
+    *others, last = lab_subnets()
+    for subnet in others:
+        with contextlib.suppress(SubnetInUse):
+            return start(subnet)
+    return start(last)
+
+
 def up_on_free_subnet(
     name: str, nodes: int, inventory_dir: Path, say: Callable[[str], None] = print, **settings: object
 ) -> UpReport:
     """Bring lab `name` up on the first candidate subnet no other interface uses (`settings`: LabConfig's)."""
-    *others, last = lab_subnets()
-    for subnet in others:
-        with contextlib.suppress(SubnetInUse):
-            return lab_up(LabConfig(name, nodes, subnet, inventory_dir=inventory_dir, **settings), say=say)
-    return lab_up(LabConfig(name, nodes, last, inventory_dir=inventory_dir, **settings), say=say)
+    return on_free_subnet(
+        lambda subnet: lab_up(
+            LabConfig(name, nodes, subnet, inventory_dir=inventory_dir, **settings), say=say
+        )
+    )
 
 
 def reap_abandoned_test_labs() -> None:
     """Take down the labs of test runs that were killed before their teardown (their pid is gone)."""
     listed = ip("netns", "list").stdout + ip("-o", "link", "show", "type", "bridge").stdout
     names = {path.name for path in STATE_ROOT.glob("*")}
-    names |= {match.group(1) for match in re.finditer(r"\bsl([a-z]\d+)-(?:br|n\d+)\b", listed)}
+    names |= {match.group(1) for match in LAB_NETWORK_NAME.finditer(listed)}
     for name in sorted(names):
         match = TEST_LAB_NAME.fullmatch(name)
         if match and not processes.alive(int(match.group(1))):

@@ -41,6 +41,8 @@ def start_victoria_metrics(data_dir: Path, listen: str, log_path: Path) -> subpr
                 f"-httpListenAddr={listen}",
                 "-retentionPeriod=7d",
                 "-search.latencyOffset=1s",
+                # A point re-sent (spool replay, retried write) is stored once, as InfluxDB overwrites it.
+                "-dedup.minScrapeInterval=1ms",
                 "-loggerLevel=WARN",
             ],
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,219 @@
+"""Measurement truth on long paths: the real probe, deployed by `syntraf-ctl apply` on a WAN lab whose
+paths have RTTs of 0 (within site a), 40 (a-b), 150 (a-c) and 300 ms (b-c), site c behind NAT, measured
+every 1 s (group voip) and every 0.2 s (group bulk) in 10 s bounded tests, so each edge crosses a test
+boundary every 10 s. What the probes store is compared with the emulator's ground truth, per edge.
+One scenario on one deployment, in this order: measuring, clean paths, random loss, a hold, a blackhole."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from wan_labs import require_wan
+
+from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lifecycle import lab_down
+from syntraf_ctl.lab.state import LabState
+from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
+from syntraf_ctl.lab.wan import ledger
+from syntraf_ctl.lab.wan.control import set_links, show
+from syntraf_ctl.mesh import Edge
+
+pytestmark = [pytest.mark.lab]
+
+SITES = {"a": 2, "b": 1, "c": 1}
+WAN = ["a-b delay=20ms", "a-c delay=75ms", "b-c delay=150ms"]
+TEST_DURATION = 10  # s, the smallest the controller accepts: a boundary every 10 s
+INTERVALS = {"voip": 1.0, "bulk": 0.2}
+PACKETS_PER_SECOND = 50
+MESH_GROUPS = {
+    "voip": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
+    "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
+}
+WINDOW = 30.0  # s of each phase: 3 or 4 test boundaries per edge
+SETTLED = 3.0  # s after a phase for its last points to be written (flush: twice per interval)
+
+
+@dataclass
+class Deployed:
+    state: LabState
+    edges: list[Edge]
+
+    def window(self, since: float, until: float) -> dict[ledger.EdgeKey, ledger.Stored]:
+        time.sleep(max(0.0, until + SETTLED - time.time()))
+        return ledger.stored(self.state.db_url, since, until)
+
+    def drops(self) -> dict[ledger.EdgeKey, int]:
+        """What the emulator dropped of each edge since `lab up`."""
+        return ledger.drops(self.state, show(self.state), self.edges)
+
+    def impaired(self, link: str, words: list[str], seconds: float, undo: list[str]) -> tuple[float, float]:
+        """Impair `link` for `seconds`, then `undo` (also when interrupted); (start, end) in wall time."""
+        since = time.time()
+        try:
+            set_links(self.state, link, words)
+            time.sleep(seconds)
+        finally:
+            set_links(self.state, link, undo)
+        return since, time.time()
+
+    def between(self, *sites: str) -> list[Edge]:
+        return [
+            edge for edge in self.edges if {self.host_site(edge.src), self.host_site(edge.dst)} == set(sites)
+        ]
+
+    def host_site(self, host: str) -> str:
+        return self.state.host(host).site
+
+    def boundaries(self, seconds: float) -> int:
+        return int(seconds // TEST_DURATION) + 1
+
+    def report(self, title: str, rows: dict[ledger.EdgeKey, str]) -> None:
+        print(f"\n{title}")
+        for edge in self.edges:
+            print(
+                f"  {edge.group:<5} {edge.src}->{edge.dst} rtt {ledger.rtt_ms(self.state, edge):>3.0f} ms: "
+                f"{rows.get(edge.key, '')}"
+            )
+
+
+def ctl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "syntraf_ctl.cli", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    require_wan()
+    reap_abandoned_test_labs()
+    name = owned_lab_name("v")
+    inventory = tmp_path_factory.mktemp("wan-truth") / "inventory"
+    try:
+        report = up_on_free_subnet(
+            name, sum(SITES.values()), inventory, sites=SITES, nat_sites=("c",), wan=tuple(WAN)
+        )
+        update_settings(
+            inventory, {"syntraf_mesh_groups": MESH_GROUPS, "syntraf_test_duration": TEST_DURATION}
+        )
+        done = ctl("apply", "-i", str(inventory))
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield Deployed(report.state, compile_inventory(str(inventory)).edges)
+    finally:
+        lab_down(name, quiet=True)  # the hosts go with it: nothing to destroy
+
+
+def test_every_edge_is_measured_nat_site_in_both_directions(deployed: Deployed) -> None:
+    assert len(deployed.edges) == 24  # 2 groups x 4 hosts x 3 peers: c (NAT) with a and b both ways
+    started = time.time()
+    deadline = started + 60
+    while True:
+        points = ledger.stored(deployed.state.db_url, started - 120, time.time())
+        missing = [edge.key for edge in deployed.edges if points.get(edge.key, ledger.Stored()).points == 0]
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(2)
+    assert not missing, f"no points within 60 s for {missing}"
+    modes = {(edge.src, edge.dst): edge.mode for edge in deployed.edges}
+    assert modes[("lab4", "lab1")] == "forward" and modes[("lab1", "lab4")] == "reverse"
+
+
+def test_no_outage_and_no_loss_while_paths_are_up(deployed: Deployed) -> None:
+    before = deployed.drops()
+    since = time.time()
+    points = deployed.window(since, since + WINDOW)
+    assert deployed.drops() == before  # the emulator dropped nothing
+    deployed.report(
+        "clean paths: up=0 points, stored lost",
+        {
+            key: f"{value.outages} up=0 of {value.points}, lost {value.lost:.0f}"
+            for key, value in points.items()
+        },
+    )
+    assert {key: value.outages for key, value in points.items() if value.outages} == {}
+    assert {key: value.lost for key, value in points.items() if value.lost} == {}
+
+
+def test_stored_loss_equals_the_emulators_drops(deployed: Deployed) -> None:
+    before = deployed.drops()
+    since, until = deployed.impaired("all", ["loss=1%"], WINDOW, ["loss=0%"])
+    points = deployed.window(since - 1, until + 2)  # the last dropped datagram's interval ends by then
+    after = deployed.drops()
+    truth = {key: after[key] - before[key] for key in after}
+    allowed = deployed.boundaries(until - since)  # a datagram in flight at a boundary counts nowhere
+    deployed.report(
+        f"1 % loss for {WINDOW:.0f} s: stored lost vs emulator drops (allowed {allowed})",
+        {
+            key: f"stored {points[key].lost:.0f}, truth {truth[key]}, up=0 {points[key].outages}"
+            for key in truth
+        },
+    )
+    assert sum(truth.values()) > 0
+    wrong = {
+        key: (points[key].lost, value)
+        for key, value in truth.items()
+        if abs(points[key].lost - value) > allowed
+    }
+    assert wrong == {}
+
+
+def test_duplication_and_reordering_make_lost_a_lower_bound(deployed: Deployed) -> None:
+    """As docs/metrics.md says: the true drops are between Σlost and Σlost + Σout_of_order."""
+    before = deployed.drops()
+    since, until = deployed.impaired(
+        "all", ["loss=1%", "dup=2%", "reorder=2%"], WINDOW / 2, ["loss=0%", "dup=0%", "reorder=0%"]
+    )
+    # out_of_order is written on a test's last point: wait for the tests that saw the window to end
+    points = deployed.window(since - 1, until + TEST_DURATION + 2)
+    after = deployed.drops()
+    truth = {key: after[key] - before[key] for key in after}
+    allowed = deployed.boundaries(until - since + TEST_DURATION)
+    deployed.report(
+        f"1 % loss, 2 % duplication, 2 % reordering for {WINDOW / 2:.0f} s (allowed {allowed})",
+        {
+            key: f"lost {points[key].lost:.0f}, out_of_order {points[key].out_of_order:.0f}, truth {value}"
+            for key, value in truth.items()
+        },
+    )
+    assert sum(points[key].out_of_order for key in truth) > 0
+    wrong = {
+        key: (points[key].lost, points[key].out_of_order, value)
+        for key, value in truth.items()
+        if not points[key].lost - allowed <= value <= points[key].lost + points[key].out_of_order + allowed
+    }
+    assert wrong == {}
+
+
+def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
+    since, until = deployed.impaired("a-b", ["hold=on"], 1.5, ["hold=off"])
+    points = deployed.window(since - 1, until + 5)
+    held = [edge.key for edge in deployed.between("a", "b")]
+    deployed.report(
+        "1.5 s hold a-b: up=0 points and stored lost",
+        {key: f"{points[key].outages} up=0, lost {points[key].lost:.0f}" for key in held},
+    )
+    assert {key: (points[key].outages, points[key].lost) for key in held} == dict.fromkeys(held, (0, 0.0))
+
+
+def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: Deployed) -> None:
+    before = deployed.drops()
+    since, healed = deployed.impaired("a-b", ["blackhole=on"], 6, ["blackhole=off"])
+    points = deployed.window(since - 1, healed + 3)
+    after = deployed.drops()
+    rows = {}
+    for edge in deployed.between("a", "b"):
+        stored, truth = points[edge.key], after[edge.key] - before[edge.key]
+        first = "none" if stored.first_outage is None else f"{stored.first_outage - since:.2f} s"
+        rows[edge.key] = f"first up=0 after {first}, stored lost {stored.lost:.0f}, truth {truth}"
+    deployed.report("6 s blackhole a-b", rows)
+    for edge in deployed.between("a", "b"):
+        interval = INTERVALS[edge.group]
+        stored, truth = points[edge.key], after[edge.key] - before[edge.key]
+        assert stored.first_outage is not None and stored.first_outage - since <= 2 * interval, rows[edge.key]
+        # counted once: not more than dropped, and short by at most the two intervals an outage may miss
+        assert truth - 2 * interval * PACKETS_PER_SECOND <= stored.lost <= truth + 1, rows[edge.key]
