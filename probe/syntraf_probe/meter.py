@@ -153,7 +153,7 @@ class ReceiverMeter:
             # lines arrive at the interval's end (--forceflush / json-stream); never overlap what was written
             self.origin = max(now - iv.end, self.cursor - iv.start)
             if self.silence_counts:  # the outage lasted until this test started: count all of it
-                out = self._silence_until(self.origin - iv.start, partial=True)
+                out = self._outage_until(self.origin - iv.start)
             self.excused = self.silence_counts = False
         self.pending_until = None
         if self.test_duration is not None and iv.end >= self.test_duration - self.interval - 1e-6:
@@ -197,17 +197,33 @@ class ReceiverMeter:
         self.silence_counts = True
         return out + self._silence_until(limit)
 
-    def _silence_until(self, limit: float, partial: bool = False) -> list[Sample]:
-        """Outage samples for the slots from the cursor to `limit`; with `partial`, the rest up to `limit`
-        too (the stretch before a test that starts after an outage)."""
+    def _silence_until(self, limit: float) -> list[Sample]:
+        """Outage samples for the whole slots from the cursor to `limit`."""
         out = []
-        while self.cursor + self.interval <= limit + 1e-9 or (partial and self.cursor < limit - 1e-9):
-            start = self.cursor
-            self.cursor = min(start + self.interval, limit) if partial else start + self.interval
-            slot = _GapSlot(self.cursor, self._expected(self.cursor - start))
-            if self.test_open and not partial:
+        while self.cursor + self.interval <= limit + 1e-9:
+            self.cursor += self.interval
+            slot = _GapSlot(self.cursor, self._expected(self.interval))
+            if self.test_open:
                 self.gap.append(slot)  # iperf3 may still report this slot's loss: keep it to settle
             out.append(self._write_gap_slot(slot))
+        return out
+
+    def _outage_until(self, start: float) -> list[Sample]:
+        """An outage lasted until a test that starts at `start`: its whole slots, and the rest, shorter than
+        a slot, added to the last outage point (written again) or, if there is none, a point of its own when
+        it is half an interval or more; one point per interval, counted to the test's start."""
+        out = self._silence_until(start)
+        self.gap = []  # before the test: it will never report these slots
+        rest = start - self.cursor
+        tail = out[-1] if out else self.last_sample
+        if rest <= 1e-9 or (tail is None or tail.up) and rest < self.interval / 2:
+            return out
+        missed = self._expected(rest)
+        if tail is not None and tail.up == 0 and tail.time == self.wall(self.cursor):
+            out.append(self._emit(replace(tail, packets=tail.packets + missed, lost=tail.lost + missed)))
+        else:
+            out.append(self._emit(_outage(self.wall(start), missed)))
+        self.cursor = start
         return out
 
     # --- accounting ---------------------------------------------------------------------------------
