@@ -106,6 +106,7 @@ class ReceiverMeter:
         self.short: Optional[tuple[Sample, int]] = None  # an interval that looked like an outage's start
         self.test_last: Optional[Sample] = None  # the open (or just ended) test's last sample
         self.carry = 0.0  # the fraction of a datagram not yet counted in an outage
+        self.last_outage: Optional[_GapSlot] = None  # the last outage slot written (monotonic time)
         self.last_sample: Optional[Sample] = None
 
     # --- events from the iperf3 child -------------------------------------------------------------
@@ -215,12 +216,15 @@ class ReceiverMeter:
         out = self._silence_until(start)
         self.gap = []  # before the test: it will never report these slots
         rest = start - self.cursor
-        tail = out[-1] if out else self.last_sample
-        if rest <= 1e-9 or (tail is None or tail.up) and rest < self.interval / 2:
+        tail = self.last_outage if self.last_outage and self.last_outage.time == self.cursor else None
+        if rest <= 1e-9 or (tail is None and rest < self.interval / 2):
             return out
         missed = self._expected(rest)
-        if tail is not None and tail.up == 0 and tail.time == self.wall(self.cursor):
-            out.append(self._emit(replace(tail, packets=tail.packets + missed, lost=tail.lost + missed)))
+        if tail is not None:
+            written = tail.written
+            out.append(
+                self._emit(replace(written, packets=written.packets + missed, lost=written.lost + missed))
+            )
         else:
             out.append(self._emit(_outage(self.wall(start), missed)))
         self.cursor = start
@@ -231,12 +235,13 @@ class ReceiverMeter:
     def _expected(self, length: float) -> int:
         """What the sender should have sent in `length` seconds; the fraction is carried, not rounded."""
         exact = self.packets_per_second * length + self.carry
-        whole = int(exact)
+        whole = int(exact + 1e-9)  # 50 * 0.3 is 14.999999999999998
         self.carry = exact - whole
         return whole
 
     def _write_gap_slot(self, slot: _GapSlot) -> Sample:
         slot.written = self._emit(_outage(self.wall(slot.time), slot.expected))
+        self.last_outage = slot
         return slot.written
 
     def _settle(self, packets: int, lost: int) -> tuple[list[Sample], int, int]:

@@ -286,3 +286,21 @@ def test_a_short_outage_between_two_tests_keeps_one_point_per_interval(restart, 
     m.on_test_started(3.0 + restart)
     samples = m.on_interval(iv(0, 50, 0), 4.0 + restart)
     assert [(round(s.time, 3), s.up, s.lost) for s in samples] == points
+
+
+def test_the_rest_of_an_outage_joins_its_last_point_whatever_the_wall_clock_does():
+    """The wall clock's offset from the monotonic one moves a little between two readings."""
+    offset = [1000.0]
+
+    def wall(mono: float) -> float:
+        offset[0] += 1e-6
+        return mono + offset[0]
+
+    m = meter(wall=wall)
+    m.on_failure(0.0, network=True)
+    samples = m.tick(4.3)  # outage points at 1, 2 and 3 s
+    m.on_test_started(3.3)
+    samples += m.on_interval(iv(0, 50, 0), 4.3)
+    times = sorted({round(s.time - 1000.0, 3) for s in samples})
+    assert times == [1.0, 2.0, 3.0, 4.3]  # no point of its own for the 0.3 s before the test
+    assert sum(s.lost for s in {round(s.time, 3): s for s in samples}.values()) == 165
