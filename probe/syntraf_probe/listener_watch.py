@@ -24,9 +24,13 @@ class ListenerWatch:
         self.busy_since: Optional[float] = None  # the first line of the current test
         self.origin: Optional[float] = None  # when its data started (its second 0)
 
+    def reset(self) -> None:
+        """No test is served (iperf3 waits for a client, or was restarted)."""
+        self.busy_since = self.origin = None
+
     def on_line(self, text: str, now: float) -> None:
         if listener_idle(text):
-            self.busy_since = self.origin = None
+            self.reset()
             return
         if not text.strip().strip("-"):
             return  # the separators around "Server listening"

@@ -106,6 +106,7 @@ class ReceiverMeter:
         self.short: Optional[tuple[Sample, int]] = None  # an interval that looked like an outage's start
         self.test_last: Optional[Sample] = None  # the open (or just ended) test's last sample
         self.carry = 0.0  # the fraction of a datagram not yet counted in an outage
+        self.last_outage: Optional[_GapSlot] = None  # the last outage slot written (monotonic time)
         self.last_sample: Optional[Sample] = None
 
     # --- events from the iperf3 child -------------------------------------------------------------
@@ -153,7 +154,7 @@ class ReceiverMeter:
             # lines arrive at the interval's end (--forceflush / json-stream); never overlap what was written
             self.origin = max(now - iv.end, self.cursor - iv.start)
             if self.silence_counts:  # the outage lasted until this test started: count all of it
-                out = self._silence_until(self.origin - iv.start, partial=True)
+                out = self._outage_until(self.origin - iv.start)
             self.excused = self.silence_counts = False
         self.pending_until = None
         if self.test_duration is not None and iv.end >= self.test_duration - self.interval - 1e-6:
@@ -197,17 +198,36 @@ class ReceiverMeter:
         self.silence_counts = True
         return out + self._silence_until(limit)
 
-    def _silence_until(self, limit: float, partial: bool = False) -> list[Sample]:
-        """Outage samples for the slots from the cursor to `limit`; with `partial`, the rest up to `limit`
-        too (the stretch before a test that starts after an outage)."""
+    def _silence_until(self, limit: float) -> list[Sample]:
+        """Outage samples for the whole slots from the cursor to `limit`."""
         out = []
-        while self.cursor + self.interval <= limit + 1e-9 or (partial and self.cursor < limit - 1e-9):
-            start = self.cursor
-            self.cursor = min(start + self.interval, limit) if partial else start + self.interval
-            slot = _GapSlot(self.cursor, self._expected(self.cursor - start))
-            if self.test_open and not partial:
+        while self.cursor + self.interval <= limit + 1e-9:
+            self.cursor += self.interval
+            slot = _GapSlot(self.cursor, self._expected(self.interval))
+            if self.test_open:
                 self.gap.append(slot)  # iperf3 may still report this slot's loss: keep it to settle
             out.append(self._write_gap_slot(slot))
+        return out
+
+    def _outage_until(self, start: float) -> list[Sample]:
+        """An outage lasted until a test that starts at `start`: its whole slots, and the rest, shorter than
+        a slot, added to the last outage point (written again) or, if there is none, a point of its own when
+        it is half an interval or more; one point per interval, counted to the test's start."""
+        out = self._silence_until(start)
+        self.gap = []  # before the test: it will never report these slots
+        rest = start - self.cursor
+        tail = self.last_outage if self.last_outage and self.last_outage.time == self.cursor else None
+        if rest <= 1e-9 or (tail is None and rest < self.interval / 2):
+            return out
+        missed = self._expected(rest)
+        if tail is not None:
+            written = tail.written
+            out.append(
+                self._emit(replace(written, packets=written.packets + missed, lost=written.lost + missed))
+            )
+        else:
+            out.append(self._emit(_outage(self.wall(start), missed)))
+        self.cursor = start
         return out
 
     # --- accounting ---------------------------------------------------------------------------------
@@ -215,12 +235,13 @@ class ReceiverMeter:
     def _expected(self, length: float) -> int:
         """What the sender should have sent in `length` seconds; the fraction is carried, not rounded."""
         exact = self.packets_per_second * length + self.carry
-        whole = int(exact)
+        whole = int(exact + 1e-9)  # 50 * 0.3 is 14.999999999999998
         self.carry = exact - whole
         return whole
 
     def _write_gap_slot(self, slot: _GapSlot) -> Sample:
         slot.written = self._emit(_outage(self.wall(slot.time), slot.expected))
+        self.last_outage = slot
         return slot.written
 
     def _settle(self, packets: int, lost: int) -> tuple[list[Sample], int, int]:

@@ -131,7 +131,7 @@ class EdgeRunner:
             self._kill(process, f"no output for {self.watchdog:.0f} s, killed")
         overdue = self.watch.overdue(now) if alive and self.listener else None
         if overdue:
-            self.watch.on_line("Server listening", now)  # killed once, not every tick
+            self.watch.reset()  # killed once, not every tick
             self._kill(process, f"listener: {overdue}")
         idle = now - self.last_output > 2 * self.edge.interval + 1
         if self.listener and idle and now - self.key_checked >= KEY_CHECK_SECONDS:
@@ -193,15 +193,17 @@ class EdgeRunner:
         returncode, measured = await self._run_child(command.argv, command.env)
         if self.stopped:
             return failures, alternate
-        error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
-        if self.meter is not None:
-            now = time.monotonic()
-            ended = self.meter.on_failure(now, network_failure(error)) if error else None
-            self._emit(ended if ended is not None else self.meter.on_test_ended(now, clean=False))
-        if self.key_replaced:
+        if self.key_replaced:  # the probe's own restart, between two tests: the boundary goes on
             self.key_replaced = False
             log.info("%s: private key replaced: iperf3 restarted between two tests", self.label)
             return 0, alternate
+        error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
+        if self.meter is not None:
+            now = time.monotonic()
+            if error:
+                self._emit(self.meter.on_failure(now, network_failure(error)))
+            else:
+                self._emit(self.meter.on_test_ended(now, clean=False))  # after its summary: no change
         failures = 0 if measured or returncode == 0 else failures + 1
         delay, self.phase = restart_delay(returncode, error, measured, failures)
         if rotation and refused(error):
@@ -237,6 +239,7 @@ class EdgeRunner:
             env=env,
         )
         log.debug("%s: started iperf3 pid %d", self.label, process.pid)
+        self.watch.reset()
         if self.listener and self.config.auth is not None:
             self.key_stamp = file_stamp(self.config.auth.private_key_path)
         self.last_output = time.monotonic()

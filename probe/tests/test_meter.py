@@ -75,8 +75,8 @@ def test_silence_without_a_test_is_an_outage_per_interval_and_stands():
     m.on_test_started(105.5)  # a new test never reports the gap: nothing is owed
     *gap, first = m.on_interval(iv(0, 50, 0), 106.5)
     assert first.lost == 0 and first.time == pytest.approx(106.5)
-    # the outage lasted until the test started: its last 1.5 s are written too (a slot and a half)
-    assert [(s.time, s.lost) for s in gap] == [(105.0, 50), (105.5, 25)]
+    # the outage lasted until the test started: its last 1.5 s are counted too, one point per interval
+    assert [(s.time, s.lost) for s in gap] == [(105.0, 50), (105.0, 75)]  # the second replaces the first
 
 
 def test_a_test_starting_after_an_outage_is_given_two_intervals_before_silence_counts():
@@ -274,3 +274,33 @@ def test_out_of_order_count_is_stored_with_the_tests_last_sample():
     again = m.on_out_of_order(3)
     assert len(again) == 1 and again[0].time == samples[-1].time and again[0].out_of_order == 3
     assert again[0].lost == samples[-1].lost
+
+
+@pytest.mark.parametrize("restart,points", [(0.3, [(4.3, 1, 0)]), (0.7, [(3.7, 0, 35), (4.7, 1, 0)])])
+def test_a_short_outage_between_two_tests_keeps_one_point_per_interval(restart, points):
+    """A test failed on the network and the next one started within an interval: under half an interval
+    the stretch is not worth a point of its own; from half an interval it gets one."""
+    m = meter()
+    run_test(m, 0.0, [(50, 0)] * 3)
+    m.on_failure(3.0, network=True)
+    m.on_test_started(3.0 + restart)
+    samples = m.on_interval(iv(0, 50, 0), 4.0 + restart)
+    assert [(round(s.time, 3), s.up, s.lost) for s in samples] == points
+
+
+def test_the_rest_of_an_outage_joins_its_last_point_whatever_the_wall_clock_does():
+    """The wall clock's offset from the monotonic one moves a little between two readings."""
+    offset = [1000.0]
+
+    def wall(mono: float) -> float:
+        offset[0] += 1e-6
+        return mono + offset[0]
+
+    m = meter(wall=wall)
+    m.on_failure(0.0, network=True)
+    samples = m.tick(4.3)  # outage points at 1, 2 and 3 s
+    m.on_test_started(3.3)
+    samples += m.on_interval(iv(0, 50, 0), 4.3)
+    times = sorted({round(s.time - 1000.0, 3) for s in samples})
+    assert times == [1.0, 2.0, 3.0, 4.3]  # no point of its own for the 0.3 s before the test
+    assert sum(s.lost for s in {round(s.time, 3): s for s in samples}.values()) == 165
