@@ -19,7 +19,9 @@ SERVER_TOS_FIXED = (3, 13)  # before this a dual-stack listener does not mark DS
 PKCS1_SINCE = (3, 17)  # --use-pkcs1-padding exists
 PKCS1_CLIENT_UNTIL = (3, 20)  # from 3.20 it is a server-only option
 SND_TIMEOUT_SINCE = (3, 12)
-MIN_RCV_TIMEOUT_MS = 1000
+# A stall shorter than this (bufferbloat, a route change, a hold) ends no test: when traffic resumes, iperf3
+# counts exactly what the stall lost, and the meter takes back what it wrote meanwhile (docs/metrics.md)
+MIN_RCV_TIMEOUT_MS = 5000
 # iperf3 before 3.19 keeps every interval of a test in memory (~400 B each, iperf3.md §7): a test is cut at
 # this many intervals (14 MB), so `-t 86400 -i 0.1` (324 MB) runs as one-hour tests
 MAX_INTERVALS_PER_TEST = 36000
@@ -58,7 +60,8 @@ def test_seconds(config: Config, edge: Edge) -> int:
 
 
 def rcv_timeout_ms(edge: Edge) -> int:
-    """About two intervals: an outage ends the receiving test quickly, so it can be restarted."""
+    """Two intervals, at least MIN_RCV_TIMEOUT_MS: the meter, not this timeout, reports an outage (within two
+    intervals); the timeout only ends a test whose traffic is gone for good, so that it can be restarted."""
     return max(MIN_RCV_TIMEOUT_MS, round(2 * edge.interval * 1000))
 
 

@@ -46,6 +46,7 @@ def sample_line(edge: Edge, sample: Sample) -> str:
         "lost": sample.lost,
         "loss_pct": float(sample.loss_pct),
         "up": sample.up,
+        "out_of_order": sample.out_of_order,
     }
     return line("syntraf", edge_tags(edge), fields, sample.time)
 

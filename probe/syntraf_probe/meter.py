@@ -141,6 +141,14 @@ class ReceiverMeter:
         self.pending_until, self.excused, self.silence_counts = None, not network, network
         return out
 
+    def on_busy(self, now: float) -> list[Sample]:
+        """The edge's own listener still serves the edge's previous test. After a network failure that is
+        the stale test the failure left behind (its sender never saw the end): the outage goes on. Else it
+        is a test boundary, or a listener the probe left busy: not measured."""
+        if self.silence_counts and not self.excused:
+            return self.on_test_ended(now, clean=False)
+        return self.on_failure(now, network=False)
+
     def on_interval(self, iv: Interval, now: float) -> list[Sample]:
         if not self.test_open:  # a line without a start line seen (e.g. json start lost): begin here
             self.on_test_started(now)

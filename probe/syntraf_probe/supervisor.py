@@ -39,6 +39,11 @@ def network_failure(message: Optional[str]) -> bool:
     return not any(hint in text for hint in NOT_NETWORK_HINTS)
 
 
+def listener_busy(message: Optional[str]) -> bool:
+    """iperf3's "the server is busy running a test": the edge's listener (one per edge) still serves."""
+    return "busy" in (message or "").lower()
+
+
 def wall_time(monotonic: float) -> float:
     """Wall time of a monotonic instant, read when a point is made (a clock step moves no slot)."""
     return monotonic + time.time() - time.monotonic()
@@ -58,7 +63,7 @@ def restart_delay(
     text = (message or "").lower()
     if returncode == 0 and not message:
         return 0.0, "starting"  # a bounded test completed: the next one starts back to back
-    if "busy" in text:
+    if listener_busy(text):
         return (BUSY_QUICK_DELAY if failures <= BUSY_QUICK_TRIES else BUSY_DELAY), "backoff"
     if any(hint in text for hint in CONFIG_ERROR_HINTS):
         return CONFIG_ERROR_DELAY, "config_error"
@@ -200,7 +205,9 @@ class EdgeRunner:
         error = self.last_error or (f"no message, exit status {returncode}" if returncode != 0 else None)
         if self.meter is not None:
             now = time.monotonic()
-            if error:
+            if error and listener_busy(error):
+                self._emit(self.meter.on_busy(now))
+            elif error:
                 self._emit(self.meter.on_failure(now, network_failure(error)))
             else:
                 self._emit(self.meter.on_test_ended(now, clean=False))  # after its summary: no change

@@ -268,6 +268,29 @@ def test_a_refused_or_misconfigured_test_writes_no_outage():
     assert [(s.up, s.lost) for s in first] == [(1, 0)]
 
 
+def test_a_listener_still_busy_with_the_test_an_outage_left_does_not_end_the_outage():
+    """WAN lab: a 6 s blackhole outlived --rcv-timeout; the listener across the blackhole never saw that
+    test end and answered "busy" after the heal, which excused the rest of the outage: 196 of 303 stored."""
+    m = meter()
+    samples = run_test(m, 0.0, [(50, 0)] * 2)
+    samples += m.on_failure(2.1, network=True)  # the blackhole ended the test
+    samples += m.on_busy(2.4)  # the next attempt: the listener still serves the stale test
+    for k in range(1, 20):
+        samples += m.tick(2.4 + k * 0.25)
+    # the slots ending at 3, 4 and 5 s (each written an interval and a grace late); excused, none
+    assert [(round(s.time, 3), s.lost) for s in outages(samples)] == [(3.0, 50), (4.0, 50), (5.0, 50)]
+
+
+def test_a_busy_listener_after_a_clean_end_is_not_an_outage():
+    m = meter()
+    run_test(m, 0.0, [(50, 0)] * 2)
+    m.on_test_ended(2.0, clean=True)
+    written = m.on_busy(2.05)
+    for k in range(1, 60):
+        written += m.tick(2.05 + k * 0.25)
+    assert written == []
+
+
 def test_out_of_order_count_is_stored_with_the_tests_last_sample():
     m = meter()
     samples = run_test(m, 0.0, [(50, 0), (50, 1)])

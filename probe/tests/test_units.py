@@ -10,6 +10,8 @@ import pytest
 from labkit import config, edge
 from syntraf_probe.config import ConfigError, parse_config
 from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
+from syntraf_probe.lineproto import sample_line
+from syntraf_probe.meter import Sample
 from syntraf_probe.parse import (
     Failed,
     Interval,
@@ -84,7 +86,7 @@ def test_reverse_initiator_on_312(tmp_path):
     text = " ".join(argv)
     assert "-c 198.51.100.11 -p 15001 -u -b 68800 -l 172 -t 300 -i 1 --dscp 46" in text
     assert "--pacing-timer 20000" in text and "--connect-timeout 3000" in text
-    assert "-R --rcv-timeout 2000" in text and "--udp-counters-64bit" in text
+    assert "-R --rcv-timeout 5000" in text and "--udp-counters-64bit" in text
     assert argv[-1] == "--forceflush" and "--json-stream" not in argv
     assert "--snd-timeout" not in argv  # only the sending side needs it
 
@@ -115,7 +117,7 @@ def test_forward_initiator_gets_snd_timeout_and_rcv_timeout_floor(tmp_path):
     assert "-R" not in argv and "--snd-timeout" in argv
     listener = make_config(tmp_path, host="b", mode="forward", listener="b", initiator="a", interval=0.2)
     server = build_command(listener, listener.edges[0], (3, 12), {}).argv
-    assert server[server.index("--rcv-timeout") + 1] == "1000"
+    assert server[server.index("--rcv-timeout") + 1] == "5000"
 
 
 def test_auth_password_only_in_env_and_pkcs1_where_accepted(tmp_path):
@@ -331,3 +333,11 @@ def test_eviction_never_takes_the_segment_being_replayed(tmp_path):
     values = [int(line.split("=")[1].split("i")[0]) for line in replayed]
     assert values == sorted(values) and values[-1] == 199
     assert len(replayed) + spool.dropped_points == 1100  # nothing counted as dropped was delivered
+
+
+def test_a_tests_out_of_order_count_is_stored_with_its_last_point(tmp_path):
+    """The WAN lab found Σout_of_order 0 in the database while the meter had counted 24: never written."""
+    cfg = make_config(tmp_path, host="b")
+    last = Sample(1000.0, 68800.0, 0.1, 50, 0, 0.0, 1, out_of_order=3)
+    assert ",out_of_order=3i " in sample_line(cfg.edges[0], last)
+    assert "out_of_order" not in sample_line(cfg.edges[0], Sample(1001.0, 68800.0, 0.1, 50, 0, 0.0, 1))

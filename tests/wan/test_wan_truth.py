@@ -36,6 +36,7 @@ MESH_GROUPS = {
     "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
 }
 WINDOW = 30.0  # s of each phase: 3 or 4 test boundaries per edge
+SYN_RETRY = 1.0  # s, Linux's first TCP SYN retransmission: a connect in flight when the path heals
 SETTLED = 3.0  # s after a phase for its last points to be written (flush: twice per interval)
 
 
@@ -53,10 +54,11 @@ class Deployed:
         return ledger.drops(self.state, show(self.state), self.edges)
 
     def impaired(self, link: str, words: list[str], seconds: float, undo: list[str]) -> tuple[float, float]:
-        """Impair `link` for `seconds`, then `undo` (also when interrupted); (start, end) in wall time."""
-        since = time.time()
+        """Impair `link` for `seconds`, then `undo` (also when interrupted); (start, end) in wall time, start
+        taken once the emulator has confirmed the change (it holds from then on for sure)."""
         try:
             set_links(self.state, link, words)
+            since = time.time()
             time.sleep(seconds)
         finally:
             set_links(self.state, link, undo)
@@ -190,14 +192,29 @@ def test_duplication_and_reordering_make_lost_a_lower_bound(deployed: Deployed) 
 
 
 def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
-    since, until = deployed.impaired("a-b", ["hold=on"], 1.5, ["hold=off"])
+    """A 1.5 s stall ends no test (--rcv-timeout is at least 5 s). At 1 s intervals it is never written as
+    an outage: nothing may be stored as lost. At 0.2 s intervals its slots are written as outages first and
+    then again, at the same timestamps, with no loss; the lab's VictoriaMetrics keeps one of the two writes
+    but not always the last (docs/metrics.md), so only a bound holds there: never more than the stall's
+    own datagrams (a test ended by the stall adds its restart: 9 up=0 points and about 90 lost before)."""
+    hold = 1.5
+    since, until = deployed.impaired("a-b", ["hold=on"], hold, ["hold=off"])
     points = deployed.window(since - 1, until + 5)
-    held = [edge.key for edge in deployed.between("a", "b")]
+    held = deployed.between("a", "b")
     deployed.report(
-        "1.5 s hold a-b: up=0 points and stored lost",
-        {key: f"{points[key].outages} up=0, lost {points[key].lost:.0f}" for key in held},
+        f"{hold} s hold a-b: up=0 points and stored lost",
+        {edge.key: f"{points[edge.key].outages} up=0, lost {points[edge.key].lost:.0f}" for edge in held},
     )
-    assert {key: (points[key].outages, points[key].lost) for key in held} == dict.fromkeys(held, (0, 0.0))
+    slow = [edge.key for edge in held if INTERVALS[edge.group] > hold / 2]
+    assert {key: (points[key].outages, points[key].lost) for key in slow} == dict.fromkeys(slow, (0, 0.0))
+    fast = {edge.key: hold / INTERVALS[edge.group] for edge in held if edge.key not in slow}
+    assert fast, "no edge at short intervals crosses the held link"
+    wrong = {
+        key: (points[key].outages, points[key].lost)
+        for key, slots in fast.items()
+        if points[key].outages > slots or points[key].lost > hold * PACKETS_PER_SECOND
+    }
+    assert wrong == {}
 
 
 def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: Deployed) -> None:
@@ -214,6 +231,13 @@ def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: De
     for edge in deployed.between("a", "b"):
         interval = INTERVALS[edge.group]
         stored, truth = points[edge.key], after[edge.key] - before[edge.key]
-        assert stored.first_outage is not None and stored.first_outage - since <= 2 * interval, rows[edge.key]
-        # counted once: not more than dropped, and short by at most the two intervals an outage may miss
-        assert truth - 2 * interval * PACKETS_PER_SECOND <= stored.lost <= truth + 1, rows[edge.key]
+        rtt = ledger.rtt_ms(deployed.state, edge) / 1000
+        # the receiver sees the blackhole once the last datagram sent before it has arrived: rtt / 2 later
+        seen = stored.first_outage is not None and stored.first_outage - since <= 2 * interval + rtt / 2
+        assert seen, rows[edge.key]
+        # counted once: short by at most the two intervals an outage may miss, and long by at most the time
+        # the probe needs to see that the path is back (docs/metrics.md): the emulator drops only what was
+        # sent, and nothing is sent until a new test runs, which takes a TCP SYN retry, about 6 RTT and one
+        # interval after the heal
+        restart = PACKETS_PER_SECOND * (SYN_RETRY + 6 * rtt + interval)
+        assert truth - 2 * interval * PACKETS_PER_SECOND <= stored.lost <= truth + restart, rows[edge.key]
