@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from syntraf_probe.bounds import BOUNDS
 
+from .conftest import snapshot
+
 
 def refused(review, *fragments: str) -> str:
     """Both plan and render exit 2 naming every fragment on one line; render writes nothing."""
@@ -16,9 +18,9 @@ def refused(review, *fragments: str) -> str:
     assert code == 2, out + err
     lines = [line for line in err.splitlines() if all(f in line for f in fragments)]
     assert len(lines) == 1, f"no single line with {fragments} in:\n{err}"
-    before = sorted(review.root.parent.rglob("*"))
+    before = snapshot(review.root.parent)
     assert review.run("render", "-o", str(review.root.parent / "out"))[0] == 2
-    assert sorted(review.root.parent.rglob("*")) == before
+    assert snapshot(review.root.parent) == before
     return lines[0]
 
 
