@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,14 @@ def _output_flags(version: Version) -> list[str]:
     return ["--json-stream"] if uses_json_stream(version) else ["--forceflush"]
 
 
+def _line_buffered(argv: list[str], version: Version) -> list[str]:
+    """Text output sits in stdio's pipe buffer until --forceflush flushes an interval, so 3.12's connect
+    lines would arrive with its first interval; the meter judges a test boundary by them (parse.Connected).
+    stdbuf (coreutils) makes iperf3's stdout line-buffered; --json-stream flushes each event itself."""
+    stdbuf = None if uses_json_stream(version) else shutil.which("stdbuf")
+    return [stdbuf, "-oL", *argv] if stdbuf else argv
+
+
 def build_command(
     config: Config, edge: Edge, version: Version, base_env: Optional[dict] = None, alternate_key: bool = False
 ) -> Command:
@@ -105,7 +114,7 @@ def build_command(
             argv += ["--time-skew-threshold", str(auth.time_skew_threshold)]
         if edge.pkcs1_padding and version >= PKCS1_SINCE:
             argv.append("--use-pkcs1-padding")
-        return Command(argv + _output_flags(version), env)
+        return Command(_line_buffered(argv + _output_flags(version), version), env)
 
     argv = [binary, "-c", edge.connect_address, "-p", str(edge.port), "-u"]
     argv += ["-b", str(edge.bandwidth_bps), "-l", str(edge.packet_size)]
@@ -124,7 +133,7 @@ def build_command(
         env["IPERF3_PASSWORD"] = read_password(str(Path(auth.public_keys_dir) / f"{edge.listener}.password"))
     if edge.pkcs1_padding and PKCS1_SINCE <= version < PKCS1_CLIENT_UNTIL:
         argv.append("--use-pkcs1-padding")
-    return Command(argv + _output_flags(version), env)
+    return Command(_line_buffered(argv + _output_flags(version), version), env)
 
 
 def read_password(path: str) -> str:

@@ -9,9 +9,10 @@ The rules (docs/metrics.md):
   and then written as an outage (`up=0`, `packets = lost =` the configured rate); when traffic comes back in
   the same test, iperf3 reports what the gap really lost, and the gap's slots are written (again, same
   timestamp: the database keeps the last) with that loss, the rest of the gap as delayed (`up=1`, 0/0);
-- between a clean end of a test (its summary) and the next test's first line, and at startup, slots are
-  not measured (no point), unless the next test fails on the network or takes longer than `restart_bound`:
-  then the slots since the last point are an outage;
+- between a clean end of a test (its summary) and the next test's first line, slots are not measured (no
+  point) as long as the next test makes progress: its control connection within `CONNECT_BOUND` of the
+  end, then its first line within `SETUP_BOUND` and an interval; when it fails on the network or falls
+  behind, the slots since the last point are an outage. At startup the first line may take `restart_bound`;
 - while the edge cannot measure for a reason that is not the network (`excuse`: a configuration error, a
   refused connection, the probe's own backoff), slots pass without a point.
 """
@@ -27,6 +28,11 @@ OUTAGE_FRACTION = 0.5  # an interval with fewer packets than this share of the e
 # is the start of an outage: traffic stopped part way through it
 PARTIAL_FRACTION = 0.75  # shorter intervals are the partial last one of a test: not a measurement
 BOUNDARY_SLACK = 3.0  # seconds a restart between two tests may take beyond the connect timeout
+# From a clean end to the next test's control connection on a working path: the process start, the TCP
+# connect and the answer to the cookie (2 RTT), even with a lost SYN (retried after 1 s) at 500 ms RTT.
+CONNECT_BOUND = 2.5
+# From the control connection to the data: parameters, streams and UDP handshake, test start (3 RTT).
+SETUP_BOUND = 1.5
 
 
 def grace(interval: float) -> float:
@@ -122,10 +128,17 @@ class ReceiverMeter:
         """The test is over: `clean` when iperf3 printed its summary. Its gap, never reported now, stands."""
         out = self._close_gap()
         if self.test_open:
-            self.pending_until = now + self.restart_bound if clean else None
+            self.pending_until = now + CONNECT_BOUND if clean else None
             self.silence_counts = self.silence_counts and not clean
         self.test_open, self.origin = False, None
         return out
+
+    def on_connected(self, now: float) -> None:
+        """The next test's control connection is up (the peer answered): its first line may take the rest of
+        the setup and an interval. Changes nothing once silence counts (the outage goes on until data)."""
+        if self.pending_until is not None and not self.test_open:
+            until = now + SETUP_BOUND + self.interval + self.grace
+            self.pending_until = max(self.pending_until, until)
 
     def on_out_of_order(self, count: int) -> list[Sample]:
         """The test's count of out-of-order and duplicate datagrams, stored with its last sample."""

@@ -1,7 +1,8 @@
 """Turn iperf3 output lines (3.12 text with --forceflush, or 3.17+ --json-stream) into events.
 
-Only what the probe needs: a test started, a receiver interval, a test ended (cleanly, with its summary, or
-not), the test's out-of-order count, an error message. Sender interval lines are dropped here.
+Only what the probe needs: a test's control connection is up, a test started, a receiver interval, a test
+ended (cleanly, with its summary, or not), the test's out-of-order count, an error message. Sender interval
+lines are dropped here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A test's control connection is up and the peer answered (text: `Connecting to host` on a client,
+    printed once the server asked for the parameters; `Accepted connection from` on a server). 3.12 holds
+    these lines back until its first interval unless its stdout is line-buffered (iperf3.py)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class Failed:
     message: str
 
 
-Event = Union[RunStarted, Interval, RunEnded, OutOfOrder, Failed]
+Event = Union[Connected, RunStarted, Interval, RunEnded, OutOfOrder, Failed]
 
 # From iperf3.md §2, checked there against 272 captured 3.12/3.18 receiver lines.
 RECEIVER_LINE = re.compile(
@@ -63,6 +71,7 @@ RECEIVER_LINE = re.compile(
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 OUT_OF_ORDER_LINE = re.compile(r"^\[SUM\].*\s(?P<count>\d+) datagrams received out-of-order")
+CONNECTED_PREFIXES = ("Connecting to host ", "Accepted connection from ")
 ERROR_PREFIXES = ("iperf3: error - ", "iperf3: interrupt - ", "iperf3: parameter error - ", "iperf3: ")
 
 
@@ -84,6 +93,8 @@ def parse_text_line(line: str) -> Optional[Event]:
     out_of_order = OUT_OF_ORDER_LINE.search(line)
     if out_of_order:
         return OutOfOrder(int(out_of_order.group("count")))
+    if line.startswith(CONNECTED_PREFIXES):
+        return Connected()
     if " connected to " in line and line.lstrip().startswith("["):
         return RunStarted()
     if line.startswith("Server listening on"):
@@ -128,3 +139,8 @@ def parse_json_line(line: str) -> Optional[Event]:
             lost=int(total["lost_packets"]),
         )
     return None
+
+
+def line_parser(json_stream: bool) -> Callable[[str], Optional[Event]]:
+    """The parser of iperf3's output as the probe runs it (--json-stream or text)."""
+    return parse_json_line if json_stream else parse_text_line

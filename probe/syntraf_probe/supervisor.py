@@ -14,7 +14,7 @@ from .iperf3 import Version, build_command, is_listener, test_seconds, uses_json
 from .keys import ROTATION_PAUSE, file_stamp, listener_idle, refused, rotating
 from .listener_watch import ListenerWatch
 from .meter import ReceiverMeter, Sample, restart_bound
-from .parse import Failed, Interval, OutOfOrder, RunEnded, RunStarted, parse_json_line, parse_text_line
+from .parse import Connected, Failed, Interval, OutOfOrder, RunEnded, RunStarted, line_parser
 
 log = logging.getLogger("syntraf_probe.edge")
 
@@ -86,7 +86,7 @@ class EdgeRunner:
         self.config, self.edge, self.version, self.emit = config, edge, version, emit
         self.receiving = edge.dst == config.host
         self.listener = is_listener(config, edge)
-        self.parse = parse_json_line if uses_json_stream(version) else parse_text_line
+        self.parse = line_parser(uses_json_stream(version))
         self.meter = meter
         if self.receiving and meter is None:
             self.meter = new_meter(config, edge, time.monotonic())
@@ -297,7 +297,9 @@ class EdgeRunner:
             log.debug("%s: iperf3 says: %s", self.label, event.message)
         if self.meter is None or event is None:
             return isinstance(event, Interval)
-        if isinstance(event, RunStarted):
+        if isinstance(event, Connected):
+            self.meter.on_connected(now)
+        elif isinstance(event, RunStarted):
             self.meter.on_test_started(now)
         elif isinstance(event, Interval):
             self._emit(self.meter.on_interval(event, now))

@@ -102,7 +102,9 @@ def test_boundaries_on_a_240_ms_rtt_path_are_not_outages_and_loss_is_the_relays(
     print(f"{interval} s, {tests} tests, {len(final)} points, up=0 {up0}, lost {lost}, drops {relay.dropped}")
     assert tests >= 4
     assert [s for s in final if s.up == 0] == []
-    assert sum(s.lost for s in final) == relay.dropped
+    # a datagram dropped as a test ends is revealed by no later one of that test (docs/metrics.md, the loss
+    # rule): it counts nowhere; at most one per boundary (seen once in a few runs: 19 of 20)
+    assert relay.dropped - tests <= lost <= relay.dropped
 
 
 @pytest.mark.parametrize("interval", [1.0, 0.2])

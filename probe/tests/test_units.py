@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
 from syntraf_probe.lineproto import sample_line
 from syntraf_probe.meter import Sample
 from syntraf_probe.parse import (
+    Connected,
     Failed,
     Interval,
     OutOfOrder,
@@ -104,7 +106,8 @@ def test_listener_binds_own_address_on_312_only(tmp_path):
     cfg = make_config(tmp_path, host="a")
     old = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
     new = build_command(cfg, cfg.edges[0], (3, 18), {}).argv
-    assert old[:5] == ["/usr/bin/iperf3", "-s", "-p", "15001", "-i"]
+    assert old[:7] == [shutil.which("stdbuf"), "-oL", "/usr/bin/iperf3", "-s", "-p", "15001", "-i"]
+    assert new[:2] == ["/usr/bin/iperf3", "-s"]  # --json-stream flushes each event itself
     assert "-B" in old and old[old.index("-B") + 1] == "198.51.100.11"
     assert "-B" not in new
     assert new[-1] == "--json-stream" and "--forceflush" not in new
@@ -197,7 +200,8 @@ def test_restart_delay_is_chosen_by_how_iperf3_ended():
 def test_text_312_lines():
     events = [parse_text_line(line) for line in TEXT_312.splitlines()]
     events = [e for e in events if e is not None]
-    assert events[0] == RunStarted()
+    assert events[:2] == [Connected(), RunStarted()]
+    assert parse_text_line("Accepted connection from 10.0.0.2, port 40000") == Connected()
     intervals = [e for e in events if isinstance(e, Interval)]
     assert [(i.start, i.end, i.packets, i.lost) for i in intervals] == [
         (0.0, 1.0, 391, 0),

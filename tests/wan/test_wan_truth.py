@@ -215,12 +215,6 @@ def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 14, open): a blackhole that starts while an edge is between two tests is "
-    "taken for the next test's setup and stored as not measured for up to connect timeout + 3 s + an "
-    "interval (seen in CI: 2 up=0 points and 100 lost for 302 dropped on every 1 s edge)",
-)
 def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: Deployed) -> None:
     """Asserted at 1 s intervals; the 0.2 s figures are printed only, for the reason the hold test gives."""
     before = deployed.drops()
