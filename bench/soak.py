@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from syntraf_ctl.lab.state import LabState
 from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 from syntraf_ctl.lab.wan import ledger
 from syntraf_ctl.lab.wan.control import set_links, show
+from syntraf_ctl.lab.wan.influx import influxdb, write_to_both
 
 SITES = {"a": 2, "b": 2}
 TEST_DURATION = 60
@@ -63,10 +65,17 @@ def main() -> int:
     reap_abandoned_test_labs()
     name = owned_lab_name("s")
     inventory = Path(tempfile.mkdtemp(prefix="syntraf-soak-")) / "inventory"
-    try:
+    influx_dir = Path(tempfile.mkdtemp(prefix="syntraf-soak-influxdb-"))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, influx_dir, ignore_errors=True)
+        stack.callback(shutil.rmtree, inventory.parent, ignore_errors=True)
+        stack.callback(lab_down, name, quiet=True)
         state = up_on_free_subnet(
             name, sum(SITES.values()), inventory, sites=SITES, wan=("a-b delay=75ms",)
         ).state
+        # what InfluxDB keeps (the last write of a point), not what VictoriaMetrics picks
+        database = stack.enter_context(influxdb(influx_dir, state.bridge_address))
+        write_to_both(inventory, state, database)
         update_settings(
             inventory, {"syntraf_mesh_groups": MESH_GROUPS, "syntraf_test_duration": TEST_DURATION}
         )
@@ -93,7 +102,7 @@ def main() -> int:
         end = time.time()
         last = {host: snapshot(pid) for host, pid in supervisors.items()}
         time.sleep(5)  # the last lossy intervals end and are flushed
-        stored = ledger.stored(state.db_url, start - 1, end + 3)
+        stored = database.stored(start - 1, end + 3)
         after = ledger.drops(state, show(state), edges)
         boundaries = int((end - start) // TEST_DURATION) + 1
         print(f"soak: {end - start:.0f} s, RTT 150 ms, loss {LOSS}, 1 s intervals, {TEST_DURATION} s tests")
@@ -121,10 +130,6 @@ def main() -> int:
                 f" with {last[host]['kids']} iperf3: CPU {total:.2f} %, RSS peak {peak_rss[host]:.1f} MB"
             )
         return 0
-    finally:
-        lab_down(name, quiet=True)
-        with contextlib.suppress(OSError):
-            inventory.parent.rmdir()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ The rules (docs/metrics.md):
 - between a clean end of a test (its summary) and the next test's first line, slots are not measured (no
   point) as long as the next test makes progress: its control connection within `CONNECT_BOUND` of the
   end, then its first line within `SETUP_BOUND` and an interval; when it fails on the network or falls
-  behind, the slots since the last point are an outage. At startup the first line may take `restart_bound`;
+  behind, the slots since the last point are an outage. Near a test's end its summary is waited for an
+  interval and `SETUP_BOUND`. At startup the first line may take `restart_bound`;
 - while the edge cannot measure for a reason that is not the network (`excuse`: a configuration error, a
   refused connection, the probe's own backoff), slots pass without a point.
 """
@@ -128,6 +129,8 @@ class ReceiverMeter:
         """The test is over: `clean` when iperf3 printed its summary. Its gap, never reported now, stands."""
         out = self._close_gap()
         if self.test_open:
+            if clean and self._in_outage():
+                out += self._outage_until(now)  # the outage held the results exchange up: it lasted until now
             self.pending_until = now + CONNECT_BOUND if clean else None
             self.silence_counts = self.silence_counts and not clean
         self.test_open, self.origin = False, None
@@ -179,7 +182,9 @@ class ReceiverMeter:
             self.excused = self.silence_counts = False
         self.pending_until = None
         if self.test_duration is not None and iv.end >= self.test_duration - self.interval - 1e-6:
-            self.pending_until = now + self.restart_bound  # the test's end is near: wait for its summary
+            # the test's end is near: its last line, the results exchange (3.12 prints the last line only
+            # after it) and its summary come within an interval and SETUP_BOUND, unless the path failed
+            self.pending_until = now + self.interval + SETUP_BOUND + self.grace
         time = self.origin + iv.end
         if time < self.cursor + self.interval / 2:
             # iperf3 stalled and silence was written for this slot already: re-align after it
@@ -237,7 +242,7 @@ class ReceiverMeter:
         out = self._silence_until(start)
         self.gap = []  # before the test: it will never report these slots
         rest = start - self.cursor
-        tail = self.last_outage if self.last_outage and self.last_outage.time == self.cursor else None
+        tail = self.last_outage if self._in_outage() else None
         if rest <= 1e-9 or (tail is None and rest < self.interval / 2):
             return out
         missed = self._expected(rest)
@@ -294,6 +299,10 @@ class ReceiverMeter:
                 out.append(replace(sample, packets=expected, lost=lost, loss_pct=100.0 * lost / expected))
         self.gap, self.short = [], None
         return out
+
+    def _in_outage(self) -> bool:
+        """The last slot accounted for was written as an outage."""
+        return self.last_outage is not None and self.last_outage.time == self.cursor
 
     def _emit(self, sample: Sample) -> Sample:
         self.last_sample = sample

@@ -168,6 +168,27 @@ def test_a_blackhole_at_a_test_boundary_is_an_outage_within_two_intervals():
     assert sum(s.lost for s in final.values()) == 320  # counted once, to the next test's start at 11.4 s
 
 
+def test_a_blackhole_over_a_tests_end_is_an_outage_while_the_summary_is_blocked():
+    """WAN lab: a 6 s blackhole from second 8 of a 10 s test. iperf3 printed 0/0 for seconds 8-10, then
+    waited for the results exchange across the blackhole; the meter waited for the summary for 7.25 s, so
+    seconds 10-14 were not measured: 2 up=0 points and 100 lost for 303 dropped (the sender sends until the
+    end of the test reaches it)."""
+    m = meter(duration=10)
+    samples = run_test(m, 0.0, [(50, 0)] * 8 + [(0, 0)] * 2)
+    for k in range(1, 17):
+        samples += m.tick(10.0 + k * 0.25)  # to 14 s: the blackhole ends
+    final = {round(s.time, 3): s for s in samples}
+    assert [t for t, s in final.items() if s.up == 0] == [9.0, 10.0, 11.0, 12.0]  # written by 14 s
+    samples += m.on_test_ended(14.2, clean=True)  # the summary, once the path is back: the outage ends
+    m.on_connected(14.4)
+    m.on_test_started(14.5)
+    samples += m.on_interval(iv(0, 50, 0), 15.5)
+    final = {round(s.time, 3): s for s in samples}
+    assert [t for t, s in final.items() if s.up == 0] == [9.0, 10.0, 11.0, 12.0, 13.0, 14.0]
+    # the sender sent until the end of the test reached it after the heal: 300 dropped, 310 counted
+    assert sum(s.lost for s in final.values()) == 310 and final[15.5].up == 1
+
+
 def test_a_next_test_that_connects_but_never_starts_is_an_outage_from_the_last_point():
     m = meter()
     run_test(m, 0.0, [(50, 0)] * 3)

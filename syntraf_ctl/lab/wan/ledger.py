@@ -7,7 +7,8 @@ addresses as seen there (a NAT site's router address), with the edge's listener 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from syntraf_ctl.lab.state import LabState
 from syntraf_ctl.lab.tsdb import export
@@ -27,23 +28,42 @@ class Stored:
     packets: float = 0.0
     out_of_order: float = 0.0  # written on a test's last point: its reordered and duplicated datagrams
     first_outage: float | None = None  # time of the first up=0 point
+    times: list[float] = field(default_factory=list)  # of the points, in no order
+
+    def longest_gap(self) -> float:
+        """The longest time between two consecutive points (0 with fewer than two)."""
+        ordered = sorted(self.times)
+        return max((b - a for a, b in zip(ordered, ordered[1:])), default=0.0)
 
 
 def stored(db_url: str, since: float, until: float) -> dict[EdgeKey, Stored]:
-    """The points stamped in [since, until], summed per edge."""
+    """The points stamped in [since, until], summed per edge (the lab's VictoriaMetrics)."""
+    values = (
+        ((series.labels["group"], series.labels["src"], series.labels["dst"]), series.name, time, value)
+        for series in export(db_url, '{__name__=~"syntraf_(up|lost|packets|out_of_order)"}', start=since - 1)
+        for time, value in series.points
+    )
+    return summed(values, since, until)
+
+
+def summed(
+    values: Iterable[tuple[EdgeKey, str, float, float]], since: float, until: float
+) -> dict[EdgeKey, Stored]:
+    """Per edge, the (edge, series `syntraf_<field>`, time, value) stamped in [since, until]."""
     found: dict[EdgeKey, Stored] = {}
-    for series in export(db_url, '{__name__=~"syntraf_(up|lost|packets|out_of_order)"}', start=since - 1):
-        key = (series.labels["group"], series.labels["src"], series.labels["dst"])
+    for key, name, time, value in values:
         edge = found.setdefault(key, Stored())
-        values = [(time, value) for time, value in series.points if since <= time <= until]
-        if series.name == "syntraf_up":
-            edge.points += len(values)
-            outages = [time for time, value in values if value == 0]
-            edge.outages += len(outages)
-            edge.first_outage = min(outages, default=None)
+        if not since <= time <= until:
+            continue
+        if name == "syntraf_up":
+            edge.points += 1
+            edge.times.append(time)
+            if value == 0:
+                edge.outages += 1
+                edge.first_outage = time if edge.first_outage is None else min(edge.first_outage, time)
         else:
-            field = series.name.removeprefix("syntraf_")
-            setattr(edge, field, getattr(edge, field) + sum(value for _, value in values))
+            name = name.removeprefix("syntraf_")
+            setattr(edge, name, getattr(edge, name) + value)
     return found
 
 
