@@ -18,6 +18,7 @@ from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
 from .spool import open_directory
 from .supervisor import EdgeRunner, new_meter
+from .voice import Voice
 from .writer import Sink, read_token
 
 log = logging.getLogger("syntraf_probe")
@@ -58,6 +59,7 @@ class Probe:
         self.finished_sinks = {"dropped_points": 0, "write_errors": 0, "spool_errors": 0}  # of replaced sinks
         self.stopping = asyncio.Event()
         self.reload_requested = False
+        self.voice: Optional[asyncio.Task] = None
 
     def emit(self, edge: Edge, samples: list[Sample]) -> None:
         self.pending.extend(sample_line(edge, sample) for sample in samples)
@@ -82,6 +84,7 @@ class Probe:
         )
         for edge in self.config.edges:
             self._start_runner(edge)
+        self._start_voice()
         next_flush = time.monotonic() + flush_interval(self.config)
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -101,6 +104,28 @@ class Probe:
                 self.flush()
         await self.shutdown()
         return 0
+
+    def _start_voice(self) -> None:
+        """The group's echo, if configured; a failure to start it costs the echo, never the iperf3 edges."""
+        if self.config.echo is None or not self.config.edges:
+            return
+        try:
+            voice = Voice(self.config, self.pending.extend, self._last_sample)
+        except (ConfigError, OSError) as error:
+            log.error("echo not started: %s", error)
+            return
+        self.voice = asyncio.ensure_future(voice.run())
+
+    async def _stop_voice(self) -> None:
+        if self.voice is not None:
+            self.voice.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.voice
+            self.voice = None
+
+    def _last_sample(self, edge: Edge) -> Optional[Sample]:
+        runner = self.runners.get(edge.name)
+        return runner.meter.last_sample if runner is not None and runner.meter is not None else None
 
     def _request_reload(self) -> None:
         self.reload_requested = True
@@ -210,6 +235,8 @@ class Probe:
                 self._start_runner(edge, meter)
         for runner in self.runners.values():
             runner.config = new  # unchanged edges: same settings, the new revision for their state
+        await self._stop_voice()  # keys or peers may have changed: the echo starts afresh
+        self._start_voice()
         old_names = {edge.name for edge in old_config.edges}
         log.info(
             "reloaded revision %s (was %s): %d edges restarted, %d removed, %d added, %d unchanged",
@@ -239,6 +266,7 @@ class Probe:
 
     async def shutdown(self) -> None:
         log.info("stopping: %d iperf3 children", len(self.runners))
+        await self._stop_voice()
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
         self.flush()
         await asyncio.gather(*(sink.drain(SHUTDOWN_WRITE_SECONDS) for sink in self.sinks.values()))

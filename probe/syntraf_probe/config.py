@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .bounds import BOUNDS, check, check_url
+from .emodel import CODECS
 
 SCHEMA = 1
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -69,6 +70,15 @@ class Database:
 
 
 @dataclass(frozen=True)
+class Echo:
+    """The group's RTT/DSCP echo and the codec its MOS is scored for (echo.py, emodel.py)."""
+
+    port: int
+    rate: float  # requests per second to each peer this host initiates tests with
+    codec: str
+
+
+@dataclass(frozen=True)
 class Spool:
     directory: str
     max_bytes: int
@@ -88,6 +98,7 @@ class Config:
     spool: Spool
     state_path: str
     log_level: str
+    echo: Optional[Echo] = None  # absent: no echo
 
 
 class _Reader:
@@ -178,6 +189,7 @@ def parse_config(text: str, path: str) -> Config:
         spool=_spool(top.child("spool")),
         state_path=top.text("state_path"),
         log_level=log_level,
+        echo=_echo(top.child("echo")) if data.get("echo") is not None else None,
     )
 
 
@@ -255,3 +267,10 @@ def _database(r: _Reader) -> Database:
 
 def _spool(r: _Reader) -> Spool:
     return Spool(directory=r.text("directory"), max_bytes=r.number("max_bytes", "spool.max_bytes"))
+
+
+def _echo(r: _Reader) -> Echo:
+    codec = r.text("codec")
+    if codec not in CODECS:
+        r.fail(r.key("codec"), f"{codec!r} is not one of {', '.join(CODECS)}")
+    return Echo(port=r.number("port", "echo.port"), rate=r.number("rate", "echo.rate"), codec=codec)

@@ -1,0 +1,128 @@
+"""The group's echo in the supervisor: requests to the peers this host initiates tests with, answers to the
+peers that initiate tests with it, and per interval one `syntraf_voice` point per edge it initiates: RTT,
+echo loss, the DSCP seen in the edge's direction, and the MOS of the edge (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from .config import Config, ConfigError, Edge
+from .echo import EchoSocket, EchoStats, Reflector, Requester, echo_key, users_hash
+from .emodel import CODECS, mos, r_factor
+from .iperf3 import read_password
+from .lineproto import edge_tags, line
+from .meter import Sample
+
+log = logging.getLogger("syntraf_probe.voice")
+
+TIMEOUT_NS = 1_000_000_000  # a reply later than this is a lost echo
+MIN_INTERVAL = 1.0  # s: at a few requests per second, shorter intervals would hold one or two round trips
+
+
+def reflector_keys(users_path: str) -> dict[str, bytes]:
+    """user -> echo key, from iperf3's users file (`user,sha256hex` lines; # comments)."""
+    try:
+        lines = Path(users_path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ConfigError(
+            f"auth.authorized_users_path: {users_path}: cannot read: {error.strerror}"
+        ) from None
+    keys = {}
+    for text in lines:
+        user, _, digest = text.strip().partition(",")
+        if user and digest and not user.startswith("#"):
+            keys[user] = echo_key(digest)
+    return keys
+
+
+class Voice:
+    """Needs the config's `echo` and `auth` (the echo is authenticated with the iperf3 credentials)."""
+
+    def __init__(
+        self,
+        config: Config,
+        emit: Callable[[list[str]], None],
+        last_sample: Callable[[Edge], Optional[Sample]],
+    ) -> None:
+        if config.echo is None or config.auth is None:
+            raise ConfigError("echo: needs auth (requests are authenticated with the iperf3 credentials)")
+        self.config, self.emit, self.last_sample = config, emit, last_sample
+        self.codec = CODECS[config.echo.codec]
+        self.interval = max(MIN_INTERVAL, min(edge.interval for edge in config.edges))
+        dscp = config.edges[0].dscp  # one profile per group: its edges share the DSCP
+        self.socket = EchoSocket(
+            config.address,
+            config.echo.port,
+            dscp,
+            Reflector(reflector_keys(config.auth.authorized_users_path), 2 * config.echo.rate),
+        )
+        self.edges_of: dict[tuple[str, int], list[Edge]] = {}
+        for edge in config.edges:
+            if edge.initiator == config.host:
+                peer = (edge.connect_address, config.echo.port)
+                self.edges_of.setdefault(peer, []).append(edge)
+                if peer not in self.socket.requesters:
+                    password = read_password(
+                        str(Path(config.auth.public_keys_dir) / f"{edge.listener}.password")
+                    )
+                    key = echo_key(users_hash(config.auth.username, password))
+                    self.socket.requesters[peer] = Requester(
+                        config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
+                    )
+
+    async def run(self) -> None:
+        """Send requests at the configured rate and write each interval once its replies had their time."""
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.socket.sock.fileno(), lambda: self.socket.readable(time.monotonic_ns()))
+        try:
+            period_ns = int(1e9 / self.config.echo.rate)
+            step_ns = int(self.interval * 1e9)
+            window_start = time.monotonic_ns()
+            next_send = window_start
+            while True:
+                now = time.monotonic_ns()
+                if now >= next_send:
+                    self.socket.send_requests(now)
+                    next_send += period_ns
+                if now >= window_start + step_ns + TIMEOUT_NS:
+                    self.emit(self.lines(window_start, window_start + step_ns))
+                    window_start += step_ns
+                await asyncio.sleep(
+                    max(0.0, (min(next_send, window_start + step_ns + TIMEOUT_NS) - now) / 1e9)
+                )
+        finally:
+            loop.remove_reader(self.socket.sock.fileno())
+            self.socket.close()
+
+    def lines(self, start_ns: int, end_ns: int) -> list[str]:
+        time_wall = (end_ns - time.monotonic_ns()) / 1e9 + time.time()
+        out = []
+        for peer, requester in self.socket.requesters.items():
+            stats = requester.stats(start_ns, end_ns)
+            for edge in self.edges_of[peer]:
+                out.append(line("syntraf_voice", edge_tags(edge), self.fields(edge, stats), time_wall))
+        return out
+
+    def fields(self, edge: Edge, stats: EchoStats) -> dict:
+        here = edge.dst == self.config.host  # the replies travel in the edge's direction
+        rtt = stats.rtt_ms
+        fields = {
+            "echo_sent": stats.sent,
+            "echo_lost": stats.lost,
+            "rtt_min_ms": min(rtt) if rtt else None,
+            "rtt_mean_ms": sum(rtt) / len(rtt) if rtt else None,
+            "rtt_max_ms": max(rtt) if rtt else None,
+            "rtt_p95_ms": stats.rtt_p95_ms,
+            "rtt_variation_ms": stats.rtt_variation_ms,
+            "dscp_seen": stats.dscp_here if here else stats.dscp_there,
+            "remarked_pct": stats.remarked_here_pct if here else stats.remarked_there_pct,
+        }
+        sample = self.last_sample(edge) if here else None
+        if rtt and sample is not None and sample.up == 1 and sample.jitter_ms is not None:
+            r = r_factor(fields["rtt_mean_ms"], sample.jitter_ms, sample.loss_pct, self.codec)
+            fields["r_factor"], fields["mos"] = round(r, 2), round(mos(r), 3)
+        return fields

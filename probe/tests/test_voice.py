@@ -1,0 +1,75 @@
+"""The group's echo as the supervisor runs it: two probes' Voice on loopback addresses, real sockets and
+the files the iperf3 authentication already uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+
+import pytest
+from labkit import config, edge
+from syntraf_probe.config import ConfigError, parse_config
+from syntraf_probe.echo import users_hash
+from syntraf_probe.emodel import CODECS, mos, r_factor
+from syntraf_probe.meter import Sample
+from syntraf_probe.voice import Voice
+
+ADDRESSES = {"a": "127.0.0.2", "b": "127.0.0.3"}
+PORT = 25301  # the group's echo port (each host binds its own address)
+
+
+def host_config(tmp_path, host: str, echo: dict):
+    edges = [edge(ADDRESSES, "voip", "a", "b", 15001)]  # reverse: b initiates, a listens and sends
+    data = config(tmp_path, host, "voip", edges, "http://127.0.0.1:1", ADDRESSES[host])
+    keys = tmp_path / f"keys-{host}"
+    keys.mkdir()
+    (keys / "a.password").write_text("pair-password\n")
+    users = tmp_path / f"users-{host}"
+    users.write_text(f"# users\nb,{users_hash('b', 'pair-password')}\n")
+    data["auth"] = {
+        "time_skew_threshold": 10,
+        "private_key_path": str(tmp_path / "unused.pem"),
+        "authorized_users_path": str(users),
+        "username": host,
+        "public_keys_dir": str(keys),
+    }
+    data["echo"] = echo
+    return parse_config(json.dumps(data), f"{host}.json")
+
+
+def fields_of(text: str) -> dict:
+    measurement_tags, fields, _ = text.split(" ")
+    assert measurement_tags.startswith("syntraf_voice,")
+    return {k: float(v.rstrip("i")) for k, v in (item.split("=") for item in fields.split(","))}
+
+
+def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
+    echo = {"port": PORT, "rate": 10, "codec": "g711"}
+    heard = Sample(0.0, 68800.0, 2.0, 50, 1, 2.0, 1)  # the edge's last iperf3 interval: 2 % loss
+    lines: list[str] = []
+    a = Voice(host_config(tmp_path, "a", echo), lambda more: None, lambda e: None)
+    b = Voice(host_config(tmp_path, "b", echo), lines.extend, lambda e: heard)
+
+    async def run() -> None:
+        tasks = [asyncio.ensure_future(voice.run()) for voice in (a, b)]
+        await asyncio.sleep(3.4)  # two 1 s windows, each written a second after it ends
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    assert len(lines) >= 1 and all("src=a" in item and "dst=b" in item for item in lines)
+    fields = fields_of(lines[0])
+    assert fields["echo_sent"] == pytest.approx(10, abs=1) and fields["echo_lost"] == 0
+    assert fields["dscp_seen"] == 46 and fields["remarked_pct"] == 0
+    assert 0 < fields["rtt_min_ms"] <= fields["rtt_mean_ms"] <= fields["rtt_max_ms"] < 50
+    expected = mos(r_factor(fields["rtt_mean_ms"], 2.0, 2.0, CODECS["g711"]))
+    assert fields["mos"] == pytest.approx(expected, abs=0.002)
+    assert a.socket.reflector.dropped == 0
+
+
+def test_an_echo_without_authentication_is_refused(tmp_path):
+    cfg = host_config(tmp_path, "a", {"port": PORT, "rate": 10, "codec": "g711"})
+    with pytest.raises(ConfigError, match="needs auth"):
+        Voice(replace(cfg, auth=None), lambda more: None, lambda e: None)
