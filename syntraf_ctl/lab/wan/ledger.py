@@ -8,7 +8,7 @@ addresses as seen there (a NAT site's router address), with the edge's listener 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from syntraf_ctl.lab.state import LabState
 from syntraf_ctl.lab.tsdb import export
@@ -28,12 +28,6 @@ class Stored:
     packets: float = 0.0
     out_of_order: float = 0.0  # written on a test's last point: its reordered and duplicated datagrams
     first_outage: float | None = None  # time of the first up=0 point
-    times: list[float] = field(default_factory=list)  # of the points, in no order
-
-    def longest_gap(self) -> float:
-        """The longest time between two consecutive points (0 with fewer than two)."""
-        ordered = sorted(self.times)
-        return max((b - a for a, b in zip(ordered, ordered[1:])), default=0.0)
 
 
 def stored(db_url: str, since: float, until: float) -> dict[EdgeKey, Stored]:
@@ -57,7 +51,6 @@ def summed(
             continue
         if name == "syntraf_up":
             edge.points += 1
-            edge.times.append(time)
             if value == 0:
                 edge.outages += 1
                 edge.first_outage = time if edge.first_outage is None else min(edge.first_outage, time)
