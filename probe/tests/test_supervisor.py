@@ -189,3 +189,17 @@ def test_a_listener_wedged_by_an_idle_connection_is_overdue():
     watch.on_line("Accepted connection from 127.0.0.1, port 40000", 1.0)
     assert watch.overdue(1.0 + 3 + 35 + 1 - 0.1) is None
     assert "wedged" in watch.overdue(1.0 + 40)
+
+
+def test_the_watchdog_reads_3_18_json_stream_lines():
+    """--json-stream (3.17+, iperf3.md): one unformatted JSON object per event; "end" means idle again."""
+    watch = ListenerWatch(test_duration=10, interval=1.0, connect_timeout=3.0)
+    watch.on_line('{"event":"start","data":{"connected":[{"socket":5}],"version":"iperf 3.18"}}', 0.5)
+    interval = '{"event":"interval","data":{"streams":[{"socket":5,"start":0,"end":1.000107,"seconds":1}]}}'
+    watch.on_line(interval, 1.5)
+    assert watch.overdue(0.5 + 10 + 3 + 3 + 2 - 0.1) is None
+    assert "stale" in watch.overdue(0.5 + 18.2)
+    watch.on_line('{"event":"end","data":{"streams":[]}}', 19.0)
+    assert watch.overdue(100.0) is None
+    watch.on_line('{"event":"start","data":{}}', 100.0)  # a client that never starts its test
+    assert "wedged" in watch.overdue(100.0 + 3 + 35 + 1 + 0.1)
