@@ -97,25 +97,33 @@ class InfluxLab:
     def __init__(self, url: str, influx: str) -> None:
         self.url, self.influx = url, influx
 
-    def stored(self, since: float, until: float) -> dict[ledger.EdgeKey, ledger.Stored]:
-        """As ledger.stored: what InfluxDB keeps of the points stamped in [since, until]."""
-        fields = ", ".join(f'"{field}"' for field in FIELDS)
+    def points(
+        self, measurement: str, fields: tuple[str, ...], since: float, until: float
+    ) -> dict[ledger.EdgeKey, list[dict]]:
+        """Per edge, the points stamped in [since, until] as InfluxDB keeps them: {"time": s, field: v}."""
+        names = ", ".join(f'"{field}"' for field in fields)
         reply = _query(
             self.influx,
-            f'SELECT {fields} FROM "syntraf" WHERE time >= {int(since * 1000)}ms '
+            f'SELECT {names} FROM "{measurement}" WHERE time >= {int(since * 1000)}ms '
             f'AND time <= {int(until * 1000)}ms GROUP BY "group", "src", "dst"',
         )
-        values = []
+        found: dict[ledger.EdgeKey, list[dict]] = {}
         for series in reply["results"][0].get("series", []):
             tags = series["tags"]
-            key = (tags["group"], tags["src"], tags["dst"])
-            for row in series["values"]:
-                time_ms, *fields_of_row = row
-                values += [
-                    (key, f"syntraf_{field}", time_ms / 1000, value)
-                    for field, value in zip(FIELDS, fields_of_row)
-                    if value is not None
-                ]
+            rows = found.setdefault((tags["group"], tags["src"], tags["dst"]), [])
+            for time_ms, *values in series["values"]:
+                rows.append({"time": time_ms / 1000, **dict(zip(fields, values))})
+        return found
+
+    def stored(self, since: float, until: float) -> dict[ledger.EdgeKey, ledger.Stored]:
+        """As ledger.stored: what InfluxDB keeps of the points stamped in [since, until]."""
+        values = [
+            (key, f"syntraf_{field}", row["time"], row[field])
+            for key, rows in self.points("syntraf", FIELDS, since, until).items()
+            for row in rows
+            for field in FIELDS
+            if row[field] is not None
+        ]
         return ledger.summed(values, since, until)
 
 

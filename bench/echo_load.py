@@ -1,0 +1,145 @@
+"""Echo benchmark: what the probe's echo (probe/syntraf_probe/voice.py) costs a supervisor with 63 peers,
+as in bench/probe_load.py (63 receiving and 63 sending edges): it requests from the 63 listeners of the
+edges it receives and answers the 63 peers that receive from it, each at `--rate` requests per second.
+
+This process runs the probe's own Voice (the code the supervisor runs) for host `p` on 127.0.0.2; a child
+process plays the 63 peers (an echo socket each, on 127.0.1.N), so only the probe's side is measured.
+Prints the CPU (% of one core) and the RSS the echo adds, and the echo loss.
+
+    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
+
+from syntraf_probe.config import parse_config  # noqa: E402
+from syntraf_probe.echo import EchoSocket, Reflector, Requester, echo_key, users_hash  # noqa: E402
+from syntraf_probe.voice import Voice  # noqa: E402
+
+PROBE = "127.0.0.2"
+PORT = 25300
+PASSWORD = "bench-password"
+
+
+def peer_address(index: int) -> str:
+    return f"127.0.1.{index}"
+
+
+def edge(src: str, dst: str, port: int, addresses: dict[str, str]) -> dict:
+    return {
+        "group": "bench", "src": src, "dst": dst, "listener": src, "initiator": dst, "mode": "reverse",
+        "port": port, "connect_address": addresses[src], "src_address": addresses[src],
+        "dst_address": addresses[dst], "bandwidth_bps": 68800, "packet_size": 172, "packets_per_second": 50,
+        "dscp": 46, "interval": 1.0, "pkcs1_padding": False,
+    }  # fmt: skip
+
+
+def probe_config(work: Path, peers: int, rate: float):
+    addresses = {"p": PROBE, **{f"peer{i:02d}": peer_address(i) for i in range(1, peers + 1)}}
+    keys = work / "peers"
+    keys.mkdir()
+    users = []
+    edges = []
+    for i in range(1, peers + 1):
+        name = f"peer{i:02d}"
+        (keys / f"{name}.password").write_text(PASSWORD + "\n")
+        users.append(f"{name},{users_hash(name, PASSWORD)}")
+        edges.append(edge(name, "p", 20000 + i, addresses))  # p receives: p initiates, requests
+        edges.append(edge("p", name, 21000 + i, addresses))  # p sends: the peer initiates, p answers
+    (work / "users.csv").write_text("\n".join(users) + "\n")
+    (work / "token").write_text("bench\n")
+    config = {
+        "schema": 1, "revision": "bench", "host": "p", "group": "bench", "address": PROBE,
+        "iperf3": {"binary": "/usr/bin/iperf3", "test_duration": 3600, "connect_timeout_ms": 3000},
+        "auth": {"time_skew_threshold": 10, "private_key_path": str(work / "unused.pem"),
+                 "authorized_users_path": str(work / "users.csv"), "username": "p",
+                 "public_keys_dir": str(keys)},
+        "edges": edges,
+        "databases": [{"name": "none", "url": "http://127.0.0.1:1", "org": "b", "bucket": "b",
+                       "token_path": str(work / "token"), "ca_path": None, "verify_tls": True}],
+        "spool": {"directory": str(work / "spool"), "max_bytes": 1 << 20},
+        "state_path": str(work / "state.json"), "log_level": "warning",
+        "echo": {"port": PORT, "rate": rate, "codec": "g711"},
+    }  # fmt: skip
+    return parse_config(json.dumps(config), "bench.json")
+
+
+def run_peers(peers: int, rate: float, seconds: float) -> None:
+    """The other ends: each peer answers p and requests from p (the edge it receives from p)."""
+    p_key = echo_key(users_hash("p", PASSWORD))
+    sockets = []
+    for i in range(1, peers + 1):
+        name = f"peer{i:02d}"
+        echo = EchoSocket(peer_address(i), PORT, 46, Reflector({"p": p_key}, 2 * rate))
+        key = echo_key(users_hash(name, PASSWORD))
+        echo.requesters[(PROBE, PORT)] = Requester(name, key, 46, time.time_ns() // 1000, 10**9)
+        sockets.append(echo)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for echo in sockets:
+            loop.add_reader(echo.sock.fileno(), lambda e=echo: e.readable(time.monotonic_ns()))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for echo in sockets:
+                echo.send_requests(time.monotonic_ns())
+            await asyncio.sleep(1 / rate)
+
+    asyncio.run(main())
+
+
+def total(lines: list[str], field: str) -> int:
+    """The sum of an integer field over line-protocol points."""
+    prefix = f"{field}="
+    fields = (item for text in lines for item in text.split(" ")[1].split(","))
+    return sum(int(item[len(prefix) :].rstrip("i")) for item in fields if item.startswith(prefix))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 2.0)):  # rate: the inventory's default
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="syntraf-echo-bench-") as directory:
+        config = probe_config(Path(directory), args.peers, args.rate)
+        before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        lines: list[str] = []
+        voice = Voice(config, lines.extend, lambda edge: None)
+        peers = multiprocessing.Process(target=run_peers, args=(args.peers, args.rate, args.seconds + 4))
+        peers.start()
+
+        async def measure() -> tuple[float, float]:
+            task = asyncio.ensure_future(voice.run())
+            await asyncio.sleep(2)  # warm-up: both sides sending
+            cpu, wall = time.process_time(), time.monotonic()
+            await asyncio.sleep(args.seconds)
+            used = (time.process_time() - cpu) / (time.monotonic() - wall)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return used, time.monotonic() - wall
+
+        used, elapsed = asyncio.run(measure())
+        peers.join()
+        after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sent, lost = total(lines, "echo_sent"), total(lines, "echo_lost")
+    print(f"echo: {args.peers} peers asked and {args.peers} answered, {args.rate:g}/s each, {elapsed:.0f} s")
+    print(f"CPU of the echo: {100 * used:.2f} % of one core")
+    added = after_rss - before_rss
+    print(f"RSS: {before_rss:.1f} MB before the echo, peak {after_rss:.1f} MB (+{added:.1f} MB)")
+    print(f"echo requests sent {sent}, lost {lost}, {len(lines)} points")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
