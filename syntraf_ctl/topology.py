@@ -56,24 +56,32 @@ def pair_filter(group: str, topology: Topology) -> Callable[[str, str], bool]:
     if topology.kind == "sites":
         site_of = {uid: name for name, uids in topology.sites for uid in uids}
         chosen = representative_pairs(group, topology.sites, topology.site_pairs)
-        return lambda a, b: site_of[a] == site_of[b] or frozenset((a, b)) in chosen
+        chosen |= {(b, a) for a, b in chosen}
+        return lambda a, b: site_of[a] == site_of[b] or (a, b) in chosen
     return lambda a, b: True
 
 
 def representative_pairs(
     group: str, sites: tuple[tuple[str, tuple[str, ...]], ...], count: int
-) -> set[frozenset[str]]:
-    """Between every two sites, the `count` cross pairs with the smallest hash of (group, pair)."""
-    chosen: set[frozenset[str]] = set()
+) -> set[tuple[str, str]]:
+    """Between every two sites, the `count` cross pairs (a, b), a from the earlier site, of smallest rank."""
+    seed = {uid: _hash(group, uid) for _, uids in sites for uid in uids}
+    chosen: set[tuple[str, str]] = set()
     for (_, first), (_, second) in combinations(sites, 2):
         candidates = ((a, b) for a in first for b in second)
-        chosen.update(frozenset(p) for p in heapq.nsmallest(count, candidates, key=lambda p: _rank(group, p)))
+        chosen.update(heapq.nsmallest(count, candidates, key=lambda p: _rank(seed[p[0]], seed[p[1]])))
     return chosen
 
 
-def _rank(group: str, pair: tuple[str, str]) -> bytes:
-    low, high = sorted(pair)
-    return hashlib.blake2b(f"{group}\0{low}\0{high}".encode(), digest_size=8).digest()
+def _hash(group: str, uid: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{group}\0{uid}".encode(), digest_size=8).digest(), "big")
+
+
+def _rank(a: int, b: int) -> tuple[int, int]:
+    """A pseudo-random order of pairs that depends on the pair alone (either way round): a hash of each
+    host, mixed (a multiply of 64-bit values), ties broken by the hashes themselves."""
+    low, high = min(a, b), max(a, b)
+    return ((low * 0x9E3779B97F4A7C15 ^ high) * 0xBF58476D1CE4E5B9) & (2**64 - 1), low ^ high
 
 
 def schedule(members: tuple[str, ...], topology: Topology) -> Schedule | None:

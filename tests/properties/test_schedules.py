@@ -98,6 +98,7 @@ def test_sites_get_a_bounded_number_of_pairs_and_adding_a_host_reshuffles_no_oth
     before = representative_pairs("g", layout(sites), count)
     site_of = {host: i for i, hosts in enumerate(sites) for host in hosts}
     between = Counter(frozenset(site_of[h] for h in pair) for pair in before)
+    assert all(site_of[a] < site_of[b] for a, b in before)
     for i in range(len(sites)):
         for j in range(i + 1, len(sites)):
             assert between[frozenset((i, j))] == min(count, len(sites[i]) * len(sites[j]))
