@@ -6,7 +6,10 @@ commands a peer's probe would run, without 63 more Python supervisors competing 
 A local VictoriaMetrics receives the points. Prints the supervisor's and the total (with its iperf3
 children) RSS and CPU, per-edge CPU, and the delay from an interval's end to its point being readable.
 
-    sudo .venv/bin/python bench/probe_load.py [--seconds 60] [--peers 63]
+    sudo .venv/bin/python bench/probe_load.py [--seconds 60] [--peers 63] [--rotating K]
+
+With --rotating K the group is a rotating one (docs/inventory.md, "Topologies"): p has the same edges but
+its schedule runs K out and K in at a time (one-hour epochs: no switch during the run).
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--peers", type=int, default=63)
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--rotating", type=int, default=0, metavar="K", help="peers at a time (0: full)")
     args = parser.parse_args()
     for tool in ("iperf3", "victoria-metrics"):
         if shutil.which(tool) is None:
@@ -165,6 +169,14 @@ def main() -> int:
             "state_path": str(work / "state.json"),
             "log_level": "warning",
         }
+        if args.rotating:
+            members = sorted(["p", *peers])
+            config["schedule"] = {
+                "epoch_seconds": 3600,
+                "origin": 0,
+                "peers": args.rotating,
+                "members": members,
+            }
         (work / "p.json").write_text(json.dumps(config))
         iperf3 = shutil.which("iperf3")
         quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}

@@ -8,6 +8,7 @@ import os
 from ansible.errors import AnsibleError
 
 from syntraf_ctl.auth.facts import apply_auth_rule
+from syntraf_ctl.costs import concurrent_flows
 from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
@@ -59,9 +60,9 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
 def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:
     """A host's syntraf_max_bandwidth bounds what it sends in all groups together."""
     sent: dict[str, dict[str, int]] = {}
-    for edge in edges:
-        per_group = sent.setdefault(edge.src, {})
-        per_group[edge.group] = per_group.get(edge.group, 0) + edge.traffic.bandwidth_bps
+    for (group, uid), (flows, _) in concurrent_flows(model, edges).items():
+        if flows:
+            sent.setdefault(uid, {})[group] = flows * model.groups[group].traffic.bandwidth_bps
     problems = []
     for uid, per_group in sorted(sent.items()):
         host = model.hosts[uid]

@@ -21,13 +21,15 @@ from syntraf_ctl import units
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.render_target import PLAN_FILE
+from syntraf_ctl.topology import FULL, Topology
+from syntraf_ctl.topology_spec import parse_topology
 from syntraf_ctl.variables import Vars
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
 UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # host uids: InfluxDB tags and file names
 RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
 TRAFFIC_KEYS = (*RATE_KEYS, "dscp", "interval")
-GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo")
+GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo", "topology")
 ECHO_DEFAULTS = {"rate": 2, "codec": "g711"}  # the probe's echo (docs/probe-config.md): port is required
 DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defaults: 100k, 32-byte payload
 DEFAULT_DSCP = 0
@@ -110,6 +112,7 @@ class MeshGroup:
     profile: str | None = None
     disabled: bool = False
     echo: dict[str, Any] | None = None  # the probe config's `echo` for every member, or None
+    topology: Topology = FULL
 
 
 @dataclass(frozen=True)
@@ -202,9 +205,18 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
     for name, hostnames in hostnames_by_group.items():
         traffic, profile, disabled = settings[name]
         echo = _parse_echo(name, specs[name].get("echo"), check)
-        if traffic is not None:
+        topology = parse_topology(
+            specs[name].get("topology"),
+            f"syntraf_mesh_groups.{name}",
+            hostnames,
+            uid_of,
+            inventory.match,
+            traffic.interval if traffic else None,
+            lambda key, message, group=name: check.add(key, message, f"mesh group {group}"),
+        )
+        if traffic is not None and topology is not None:
             members = tuple(sorted(uid_of[h] for h in hostnames if h in uid_of))
-            groups[name] = MeshGroup(name, traffic, members, profile, disabled, echo)
+            groups[name] = MeshGroup(name, traffic, members, profile, disabled, echo, topology)
     hosts = {host.uid: host for host in hosts_by_name.values() if host is not None}
     _check_references(hosts, groups, hostnames_by_group, problems)
     _check_test_duration(hosts, groups, problems)

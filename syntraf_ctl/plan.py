@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syntraf_ctl.changes import Changes, compare
+from syntraf_ctl.costs import concurrent_flows, group_coverage, host_coverage
 from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.messages import name_list
@@ -26,6 +27,8 @@ class HostTotals:
     wire_send_bps: int = 0
     wire_receive_bps: int = 0
     listeners: int = 0
+    flows_sent: int = 0  # edges it sends that run at a time (a rotating group runs k of them)
+    flows_received: int = 0
 
 
 @dataclass
@@ -43,14 +46,17 @@ class Plan:
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
 
     def host_totals(self) -> dict[str, HostTotals]:
+        """What each host sends and receives at a time, and the listeners (ports) it needs."""
         totals = {uid: HostTotals() for uid in self.model.hosts}
+        for (group, uid), (sent, received) in concurrent_flows(self.model, self.edges).items():
+            traffic, total = self.model.groups[group].traffic, totals[uid]
+            total.flows_sent += sent
+            total.flows_received += received
+            total.send_bps += sent * traffic.bandwidth_bps
+            total.receive_bps += received * traffic.bandwidth_bps
+            total.wire_send_bps += sent * traffic_wire_bps(traffic)
+            total.wire_receive_bps += received * traffic_wire_bps(traffic)
         for edge in self.edges:
-            wire = wire_bps(edge)
-            sender, receiver = totals[edge.src], totals[edge.dst]
-            sender.send_bps += edge.traffic.bandwidth_bps
-            sender.wire_send_bps += wire
-            receiver.receive_bps += edge.traffic.bandwidth_bps
-            receiver.wire_receive_bps += wire
             totals[edge.listener].listeners += 1
         return totals
 
@@ -83,6 +89,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         totals = self.host_totals()
         groups_of = self.host_groups()
+        coverage_of = host_coverage(self.model, self.edges)
         hosts = {}
         for uid in sorted(self.model.hosts):
             host, total = self.model.hosts[uid], totals[uid]
@@ -101,6 +108,10 @@ class Plan:
                 "port_range": [low, high],
                 "ports_used": total.listeners,
                 "ports_available": high - low + 1 - total.listeners,
+                "flows_sent": total.flows_sent,
+                "flows_received": total.flows_received,
+                "iperf3_processes": total.flows_sent + total.flows_received,
+                "coverage": coverage_of.get(uid, {}),
             }
         groups = {}
         group_load = self._group_load()
@@ -113,6 +124,10 @@ class Plan:
                 **traffic_json(group.traffic),
                 "edges": group_load[name][0],
                 "payload_bps": group_load[name][1],
+                "topology": group.topology.to_json(),
+                "flows": group_load[name][2],
+                "iperf3_processes": 2 * group_load[name][2],
+                "coverage": group_coverage(self.model, name, group_load[name][0]),
             }
         return {
             "schema": PLAN_SCHEMA,
@@ -131,18 +146,20 @@ class Plan:
             "warnings": list(self.warnings),
         }
 
-    def _group_load(self) -> dict[str, tuple[int, int]]:
-        """group -> (edges, payload bit/s)."""
-        load: dict[str, list[int]] = {name: [0, 0] for name in self.model.groups}
+    def _group_load(self) -> dict[str, tuple[int, int, int]]:
+        """group -> (edges, payload bit/s at a time, flows at a time)."""
+        load: dict[str, list[int]] = {name: [0, 0, 0] for name in self.model.groups}
         for edge in self.edges:
             load[edge.group][0] += 1
-            load[edge.group][1] += edge.traffic.bandwidth_bps
-        return {name: (count, bps) for name, (count, bps) in load.items()}
+        for (group, _), (sent, _) in concurrent_flows(self.model, self.edges).items():
+            load[group][1] += sent * self.model.groups[group].traffic.bandwidth_bps
+            load[group][2] += sent
+        return {name: (count, bps, flows) for name, (count, bps, flows) in load.items()}
 
     def large_group_warnings(self) -> list[str]:
         return [
             f"mesh group {name}: the whole mesh sends {format_bps(bps)} of payload over {count} edges"
-            for name, (count, bps) in sorted(self._group_load().items())
+            for name, (count, bps, _) in sorted(self._group_load().items())
             if bps >= LARGE_GROUP_BPS
         ]
 
@@ -179,6 +196,7 @@ class Plan:
                 f"{format_bps(host['wire_send_bps']):>10} {format_bps(host['wire_receive_bps']):>10} "
                 f"{host['listeners']:>10} {host['ports_available']:>11}"
             )
+        lines.extend(shape_text(data))
         lines.append("")
         lines.append(self.changes().to_text().rstrip("\n"))
         if data["idle_hosts"]:
@@ -193,7 +211,12 @@ class Plan:
 
 def wire_bps(edge: Edge) -> int:
     """Payload plus IPv4/UDP headers of every packet."""
-    return round(edge.traffic.bandwidth_bps + edge.traffic.packets_per_second * HEADER_BYTES * 8)
+    return traffic_wire_bps(edge.traffic)
+
+
+def traffic_wire_bps(traffic: Any) -> int:
+    """One flow's payload plus IPv4/UDP headers of every packet."""
+    return round(traffic.bandwidth_bps + traffic.packets_per_second * HEADER_BYTES * 8)
 
 
 def traffic_json(traffic: Any) -> dict[str, Any]:
@@ -244,3 +267,42 @@ def format_bps(bps: float) -> str:
         if bps >= scale:
             return f"{bps / scale:.3g} {unit}"
     return f"{bps:g} bit/s"
+
+
+def shape_text(data: dict[str, Any]) -> list[str]:
+    """The plan text's section on what each group's shape costs and covers, per group and per host."""
+    lines = ["", "shapes (flows and iperf3 processes running at a time; pairs: ordered pairs measured):"]
+    for name, group in data["groups"].items():
+        if group["disabled"]:
+            continue
+        coverage, topology = group["coverage"], group["topology"]
+        settings = ", ".join(f"{key} {_brief(value)}" for key, value in topology.items() if key != "kind")
+        cycle = (
+            f", every pair within {coverage['epochs']} epochs ({coverage['cycle_seconds']} s)"
+            if coverage["epochs"] is not None
+            else ""
+        )
+        lines.append(
+            f"  {name:<16} {topology['kind']}{f' ({settings})' if settings else ''}: {group['flows']} flows, "
+            f"{group['iperf3_processes']} iperf3, {format_bps(group['payload_bps'])}; "
+            f"pairs {coverage['pairs']} of {coverage['of']}{cycle}"
+        )
+    lines.append(
+        "  host                    flows out  flows in   iperf3       send    receive  pairs (group)"
+    )
+    for uid, host in data["hosts"].items():
+        pairs = ", ".join(f"{c['pairs']}/{c['of']} {group}" for group, c in host["coverage"].items())
+        lines.append(
+            f"  {uid:<22} {host['flows_sent']:>10} {host['flows_received']:>9} {host['iperf3_processes']:>8} "
+            f"{format_bps(host['send_bps']):>10} {format_bps(host['receive_bps']):>10}  {pairs}"
+        )
+    return lines
+
+
+def _brief(value: Any) -> str:
+    """A topology setting in one short phrase: sites by size, hubs by name."""
+    if isinstance(value, dict):
+        return " ".join(f"{name}:{len(members)}" for name, members in value.items())
+    if isinstance(value, list):
+        return name_list(value)
+    return str(value)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from syntraf_probe.schedule import Schedule
 
 from syntraf_ctl.auth.scope import probe_auth_config
 from syntraf_ctl.lockfile import stage_lock
@@ -26,6 +27,7 @@ from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
 from syntraf_ctl.plan import Plan, edge_json, format_json
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_replaceable
+from syntraf_ctl.topology import schedule, schedule_json
 
 CONFIG_SCHEMA = 1
 CONFIG_DIR = "/etc/syntraf"
@@ -78,8 +80,9 @@ def render_plan(plan: Plan) -> RenderedTree:
         tree.files[f"{host.name}/{UNIT_DIR}/syntraf.target"] = target
         tree.files[f"{host.name}/{UNIT_DIR}/syntraf-probe@.service"] = unit
         for group in groups:
-            echo = plan.model.groups[group].echo
-            config = probe_config(host, group, edges_of.get((uid, group), []), echo)
+            mesh_group = plan.model.groups[group]
+            rotation = schedule(mesh_group.members, mesh_group.topology)
+            config = probe_config(host, group, edges_of.get((uid, group), []), mesh_group.echo, rotation)
             tree.files[f"{host.name}{CONFIG_DIR}/{group}.json"] = config_template.render(config=config)
     tree.directories.extend(f"{name}{CONFIG_DIR}" for name in plan.model.idle_hosts)
     tree.files[PLAN_FILE] = format_json(plan.to_json()) + "\n"
@@ -98,9 +101,14 @@ def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
 
 
 def probe_config(
-    host: Host, group: str, edges: list[dict[str, Any]], echo: dict[str, Any] | None = None
+    host: Host,
+    group: str,
+    edges: list[dict[str, Any]],
+    echo: dict[str, Any] | None = None,
+    rotation: Schedule | None = None,
 ) -> dict[str, Any]:
-    """The schema 1 probe config of `host` in `group` (docs/probe-config.md), keys in the documented order."""
+    """The schema 1 probe config of `host` in `group` (docs/probe-config.md), keys in the documented order;
+    a group with an echo adds its `echo`, a rotating group its `schedule`."""
     config: dict[str, Any] = {
         "schema": CONFIG_SCHEMA,
         "revision": "",
@@ -132,6 +140,8 @@ def probe_config(
     }
     if echo is not None:  # optional: configs without an echo stay as they were
         config["echo"] = echo
+    if rotation is not None:
+        config["schedule"] = schedule_json(rotation)
     config["revision"] = config_revision(config)
     return config
 

@@ -16,6 +16,7 @@ from .config import Config, ConfigError, Edge, load_config
 from .iperf3 import Version, detect_version
 from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
+from .schedule import running
 from .spool import open_directory
 from .supervisor import EdgeRunner, new_meter
 from .voice import Voice
@@ -60,6 +61,7 @@ class Probe:
         self.stopping = asyncio.Event()
         self.reload_requested = False
         self.voice: Optional[asyncio.Task] = None
+        self.epoch: Optional[int] = None  # of a rotating group's schedule, when its edges were last chosen
 
     def emit(self, edge: Edge, samples: list[Sample]) -> None:
         self.pending.extend(sample_line(edge, sample) for sample in samples)
@@ -82,7 +84,7 @@ class Probe:
             *self.version,
             self.config.revision,
         )
-        for edge in self.config.edges:
+        for edge in self._scheduled(self.config).values():
             self._start_runner(edge)
         self._start_voice()
         next_flush = time.monotonic() + flush_interval(self.config)
@@ -97,6 +99,9 @@ class Probe:
             if self.reload_requested:
                 self.reload_requested = False
                 await self.reload()
+            schedule = self.config.schedule
+            if schedule is not None and schedule.epoch(time.time()) != self.epoch:
+                await self.switch_epoch()
             if time.monotonic() >= next_flush:
                 next_flush += flush_interval(self.config)
                 if next_flush < time.monotonic():  # the loop was held up: do not flush in a burst
@@ -126,6 +131,24 @@ class Probe:
     def _last_sample(self, edge: Edge) -> Optional[Sample]:
         runner = self.runners.get(edge.name)
         return runner.meter.last_sample if runner is not None and runner.meter is not None else None
+
+    def _scheduled(self, config: Config) -> dict[str, Edge]:
+        """The edges of `config` that run now, by name (a rotating group's: the current epoch's)."""
+        now = time.time()
+        self.epoch = config.schedule.epoch(now) if config.schedule else None
+        return {edge.name: edge for edge in running(config.edges, config.schedule, config.host, now)}
+
+    async def switch_epoch(self) -> None:
+        """A new epoch of the rotating schedule: stop the edges it drops first, then start the ones it adds,
+        so the host never runs more iperf3 processes than the schedule says; the others run on untouched."""
+        wanted = self._scheduled(self.config)
+        dropped = [self.runners.pop(name) for name in list(self.runners) if name not in wanted]
+        await asyncio.gather(*(runner.stop() for runner in dropped))
+        self.finished_restarts += sum(runner.restarts for runner in dropped)
+        added = [edge for name, edge in wanted.items() if name not in self.runners]
+        for edge in added:
+            self._start_runner(edge)
+        log.info("epoch %s: %d edges stopped, %d started", self.epoch, len(dropped), len(added))
 
     def _request_reload(self) -> None:
         self.reload_requested = True
@@ -212,7 +235,7 @@ class Probe:
         self.version = version or self.version
         if new_sinks:
             await self._replace_sinks(new)
-        wanted = {edge.name: edge for edge in new.edges}
+        wanted = self._scheduled(new)
         changed = [
             name
             for name, runner in self.runners.items()

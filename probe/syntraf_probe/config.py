@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from .bounds import BOUNDS, check, check_url
 from .emodel import CODECS
+from .schedule import Schedule
 
 SCHEMA = 1
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -99,6 +100,7 @@ class Config:
     state_path: str
     log_level: str
     echo: Optional[Echo] = None  # absent: no echo
+    schedule: Optional[Schedule] = None  # a rotating group's: which edges run now (schedule.py)
 
 
 class _Reader:
@@ -190,6 +192,7 @@ def parse_config(text: str, path: str) -> Config:
         state_path=top.text("state_path"),
         log_level=log_level,
         echo=_echo(top.child("echo")) if data.get("echo") is not None else None,
+        schedule=_schedule(top.child("schedule"), host, edges) if data.get("schedule") is not None else None,
     )
 
 
@@ -274,3 +277,21 @@ def _echo(r: _Reader) -> Echo:
     if codec not in CODECS:
         r.fail(r.key("codec"), f"{codec!r} is not one of {', '.join(CODECS)}")
     return Echo(port=r.number("port", "echo.port"), rate=r.number("rate", "echo.rate"), codec=codec)
+
+
+def _schedule(r: _Reader, host: str, edges: tuple[Edge, ...]) -> Schedule:
+    members = r.get("members", (list,))
+    if not all(isinstance(m, str) and m for m in members) or len(set(members)) != len(members):
+        r.fail(r.key("members"), "expected distinct, non-empty host uids")
+    if host not in members:
+        r.fail(r.key("members"), f"host {host} is not a member")
+    for edge in edges:
+        if edge.src not in members or edge.dst not in members:
+            r.fail(r.key("members"), f"edge {edge.name} has a host that is not a member")
+    peers = r.get("peers", (int,))
+    if not 1 <= peers <= len(members) - 1:
+        r.fail(r.key("peers"), f"expected 1-{len(members) - 1} (the members but this host), got {peers}")
+    epoch = r.get("epoch_seconds", (int,))
+    if epoch < 1:
+        r.fail(r.key("epoch_seconds"), f"expected 1 or more, got {epoch}")
+    return Schedule(epoch, r.get("origin", (int,)), peers, tuple(members))

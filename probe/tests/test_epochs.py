@@ -1,0 +1,67 @@
+"""A rotating group's probe switches its edges by the clock: a real probe process with real iperf3 listeners
+on loopback runs exactly the current epoch's edges, and never more iperf3 children than the schedule says."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+
+import pytest
+from labkit import ProbeProcess, config, edge, wait_for
+from syntraf_probe.schedule import Schedule
+
+pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
+MEMBERS = ("a", "b", "c", "d")
+EPOCH = 4  # seconds: 3 epochs cover every pair of 4 members with k = 1
+HANDOVER = 1.0  # seconds after a boundary in which the old epoch's children may still be stopping
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def listening_port(argv: list[str]) -> int | None:
+    return int(argv[argv.index("-p") + 1]) if "-s" in argv else None
+
+
+def test_the_probe_runs_each_epochs_edges_and_no_more(tmp_path):
+    addresses = dict.fromkeys(MEMBERS, "127.0.0.1")
+    ports = iter(free_ports(6))
+    # a sends to every other member (a listens: reverse mode) and receives from them (their listeners do
+    # not exist: those initiators are refused and retried, but still count while they run)
+    edges = [edge(addresses, "g", "a", peer, next(ports)) for peer in MEMBERS[1:]]
+    edges += [edge(addresses, "g", peer, "a", next(ports)) for peer in MEMBERS[1:]]
+    schedule = Schedule(EPOCH, 0, 1, MEMBERS)
+    cfg = config(tmp_path, "a", "g", edges, "http://127.0.0.1:1")
+    cfg["schedule"] = {"epoch_seconds": EPOCH, "origin": 0, "peers": 1, "members": list(MEMBERS)}
+    port_of = {(e["src"], e["dst"]): e["port"] for e in edges}
+    probe = ProbeProcess(tmp_path, cfg)
+    seen: dict[int, set[int]] = {}
+    try:
+        wait_for(lambda: probe.children(), 20, step=0.1, what="the first iperf3 child")
+        end = schedule.next_switch(time.time()) + 3 * EPOCH  # three whole epochs after this one
+        while time.time() < end:
+            now = time.time()
+            children = probe.children().values()
+            assert len(children) <= 2, f"more iperf3 children than k out + k in: {children}"
+            epoch = schedule.epoch(now)
+            if now - epoch * EPOCH > HANDOVER and schedule.epoch(time.time()) == epoch:
+                expected = {port_of[p] for p in schedule.pairs_of("a", epoch) if p[0] == "a"}
+                listening = {listening_port(argv) for argv in children} - {None}
+                assert listening <= expected, (epoch, listening, expected)
+                seen.setdefault(epoch, set()).update(listening)
+            time.sleep(0.2)
+    finally:
+        assert probe.stop() == 0
+    full = [ports for epoch, ports in seen.items() if epoch != min(seen)]
+    assert set().union(*full) == {port_of[("a", peer)] for peer in MEMBERS[1:]}, seen
+    assert all(len(ports) == 1 for ports in full), seen
+    assert "epoch" in probe.log_text()

@@ -1,0 +1,131 @@
+"""Read and check a mesh group's `topology` setting (docs/inventory.md, "Topologies").
+
+A bad value is reported (file, group, key) and the group is left out of the model, so a wrong topology can
+never silently fall back to another shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from syntraf_ctl.topology import FULL, KINDS, Topology
+
+KEYS = {
+    "full": ("kind",),
+    "hub_and_spoke": ("kind", "hubs"),
+    "sites": ("kind", "sites", "pairs"),
+    "rotating": ("kind", "peers", "epoch"),
+}
+EPOCH_BOUNDS = (10, 86400)  # seconds: a few intervals at least, a day at most
+MAX_SITE_PAIRS = 100
+Report = Callable[[str, str], None]  # (key path, message)
+
+
+def parse_topology(
+    spec: Any,
+    path: str,
+    members: list[str],
+    uid_of: dict[str, str],
+    match: Callable[[str | list[str]], list[str]],
+    interval: float | None,
+    report: Report,
+) -> Topology | None:
+    """The Topology of a group whose inventory hostnames are `members`, or None after reporting why not.
+
+    `match` resolves an Ansible host pattern to inventory hostnames; `interval` is the group's reporting
+    interval (None when its traffic settings are invalid)."""
+    path = f"{path}.topology"
+    if spec is None or spec == "full":
+        return FULL
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict):
+        report(path, f"expected a kind ({', '.join(KINDS)}) or a mapping with `kind`, got {spec!r}")
+        return None
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        report(f"{path}.kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        return None
+    unknown = sorted(set(spec) - set(KEYS[kind]))
+    for key in unknown:
+        report(f"{path}.{key}", f"not a setting of topology {kind} (known: {', '.join(KEYS[kind])})")
+    if unknown:
+        return None
+    if kind == "hub_and_spoke":
+        return _hub_and_spoke(spec, path, members, uid_of, match, report)
+    if kind == "sites":
+        return _sites(spec, path, members, uid_of, match, report)
+    if kind == "rotating":
+        return _rotating(spec, path, interval, report)
+    return FULL
+
+
+def _hub_and_spoke(spec, path, members, uid_of, match, report) -> Topology | None:
+    pattern = spec.get("hubs")
+    if not _is_pattern(pattern):
+        report(f"{path}.hubs", f"required: an Ansible host pattern or a list of them, got {pattern!r}")
+        return None
+    hubs = [name for name in match(pattern) if name in members]
+    if not hubs:
+        report(f"{path}.hubs", f"{pattern!r} matches no member of the group")
+        return None
+    return Topology("hub_and_spoke", hubs=frozenset(uid_of[h] for h in hubs if h in uid_of))
+
+
+def _sites(spec, path, members, uid_of, match, report) -> Topology | None:
+    names = spec.get("sites")
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+        report(f"{path}.sites", f"required: a list of 2 or more inventory groups or patterns, got {names!r}")
+        return None
+    pairs = spec.get("pairs", 1)
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or not 1 <= pairs <= MAX_SITE_PAIRS:
+        report(f"{path}.pairs", f"expected an integer 1-{MAX_SITE_PAIRS}, got {pairs!r}")
+        return None
+    site_of: dict[str, list[str]] = {}
+    ok = True
+    for name in names:
+        hosts = [h for h in match(name) if h in members]
+        if not hosts:
+            report(f"{path}.sites", f"site {name!r} has no member of the group")
+            ok = False
+        for host in hosts:
+            site_of.setdefault(host, []).append(name)
+    for host in members:
+        found = site_of.get(host, [])
+        if len(found) != 1:
+            where = "in no site" if not found else f"in sites {', '.join(found)}"
+            report(f"{path}.sites", f"host {host} is {where}: each member must be in exactly one site")
+            ok = False
+    if not ok:
+        return None
+    sites = tuple(
+        (name, tuple(sorted(uid_of[h] for h in members if site_of[h] == [name] and h in uid_of)))
+        for name in sorted(names)
+    )
+    return Topology("sites", sites=sites, site_pairs=pairs)
+
+
+def _rotating(spec, path, interval, report) -> Topology | None:
+    peers, epoch = spec.get("peers"), spec.get("epoch", 300)
+    ok = True
+    if isinstance(peers, bool) or not isinstance(peers, int) or peers < 1:
+        report(f"{path}.peers", f"required: the number of peers each host measures at a time (1 or more), "
+               f"got {peers!r}")  # fmt: skip
+        ok = False
+    low, high = EPOCH_BOUNDS
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not low <= epoch <= high:
+        report(f"{path}.epoch", f"expected whole seconds {low}-{high}, got {epoch!r}")
+        ok = False
+    elif interval is not None and epoch < 3 * interval:
+        report(f"{path}.epoch", f"{epoch} s is shorter than three intervals of the group ({interval:g} s)")
+        ok = False
+    return Topology("rotating", peers=peers, epoch_seconds=epoch) if ok else None
+
+
+def _is_pattern(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value)
+        or (isinstance(value, list) and bool(value) and all(isinstance(p, str) for p in value))
+    )
