@@ -1,0 +1,119 @@
+"""Prometheus/vmalert rule files: 1-minute downsampling (recording rules) and per-group alerts.
+
+Every alert expression reads raw series only: vmalert writes recording results through remote write, so a
+rule reading another rule's result in the same evaluation would see stale data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syntraf_ctl.model import MeshGroup
+from syntraf_ctl.observability import promql
+from syntraf_ctl.observability.thresholds import Thresholds, duration
+
+EDGE_DSCP = "group, src, dst, dscp"
+DRIFT_FOR = "10m"  # a rolling apply reaches hosts one after the other
+ABSENT_FOR = "1m"
+
+
+def recording_group() -> dict[str, Any]:
+    """Sums stay sums: the loss of any window of the 1-minute series is Σlost/Σpackets of the raw points."""
+    one = "1m"
+    records = [
+        ("syntraf:lost:sum1m", f"sum by ({EDGE_DSCP}) (sum_over_time(syntraf_lost[{one}]))"),
+        ("syntraf:packets:sum1m", f"sum by ({EDGE_DSCP}) (sum_over_time(syntraf_packets[{one}]))"),
+        ("syntraf:points:count1m", f"sum by ({EDGE_DSCP}) (count_over_time(syntraf_up[{one}]))"),
+        ("syntraf:up:sum1m", f"sum by ({EDGE_DSCP}) (sum_over_time(syntraf_up[{one}]))"),
+        ("syntraf:up:min1m", f"min by ({EDGE_DSCP}) (min_over_time(syntraf_up[{one}]))"),
+        ("syntraf:jitter_ms:max1m", f"max by ({EDGE_DSCP}) (max_over_time(syntraf_jitter_ms[{one}]))"),
+        (
+            "syntraf:jitter_ms:p95_1m",
+            f"max by ({EDGE_DSCP}) (quantile_over_time(0.95, syntraf_jitter_ms[{one}]))",
+        ),
+        ("syntraf:bitrate_bps:avg1m", f"avg by ({EDGE_DSCP}) (avg_over_time(syntraf_bitrate_bps[{one}]))"),
+    ]
+    return {"name": "syntraf-downsample-1m", "interval": one, "rules": [_record(n, e) for n, e in records]}
+
+
+def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Path, host, probe-absent, config-drift and dropped-point alerts of one mesh group (summaries use only
+    $labels, which vmalert, Prometheus and Grafana template alike)."""
+    name, window, wait = group.name, duration(limits.window_s), duration(limits.for_s)
+    loss = promql.loss_pct(window, group=name)
+    jitter = promql.jitter_p95(window, group=name)
+    host_in = _majority(loss, limits.loss_pct, "dst")
+    host_out = _majority(loss, limits.loss_pct, "src")
+    # A host's own alert replaces those of its edges (MaDDash's "a whole column red").
+    suppressed = f"unless on (group, dst) ({host_in}) unless on (group, src) ({host_out})"
+    labels = {"syntraf_group": name}
+    rules = [
+        _alert(
+            "SyntrafHostInboundLoss",
+            host_in,
+            wait,
+            {**labels, "severity": "critical"},
+            f"most peers of {{{{ $labels.dst }}}} lose over {limits.loss_pct:g}% towards it in {name}",
+        ),
+        _alert(
+            "SyntrafHostOutboundLoss",
+            host_out,
+            wait,
+            {**labels, "severity": "critical"},
+            f"most peers of {{{{ $labels.src }}}} lose over {limits.loss_pct:g}% from it in {name}",
+        ),
+        _alert(
+            "SyntrafPathLoss",
+            f"({loss} > {limits.loss_pct:g}) {suppressed}",
+            wait,
+            {**labels, "severity": "warning"},
+            f"{{{{ $labels.src }}}} -> {{{{ $labels.dst }}}} loses over {limits.loss_pct:g}%"
+            f" over {window} in {name}",
+        ),
+        _alert(
+            "SyntrafPathJitter",
+            f"({jitter} > {limits.jitter_ms:g}) {suppressed}",
+            wait,
+            {**labels, "severity": "warning"},
+            f"{{{{ $labels.src }}}} -> {{{{ $labels.dst }}}} jitter p95 over {limits.jitter_ms:g} ms"
+            f" over {window} in {name}",
+        ),
+        _alert(
+            "SyntrafProbeAbsent",
+            promql.probe_absent([(uid, name) for uid in group.members]),
+            ABSENT_FOR,
+            {**labels, "severity": "critical"},
+            f"no health point from the probe of {{{{ $labels.host }}}} in {name} for 2m: the probe is down,"
+            " not the network",
+        ),
+        _alert(
+            "SyntrafConfigDrift",
+            promql.drift({key: rev for key, rev in planned.items() if key[1] == name}),
+            DRIFT_FOR,
+            {**labels, "severity": "warning"},
+            f"the probe of {{{{ $labels.host }}}} in {name} runs revision {{{{ $labels.revision }}}},"
+            " not the planned one",
+        ),
+        _alert(
+            "SyntrafDroppedPoints",
+            f'max by (host, group) (increase(syntraf_probe_dropped_points{{group="{name}"}}[{window}])) > 0',
+            "0s",
+            {**labels, "severity": "warning"},
+            f"the probe of {{{{ $labels.host }}}} in {name} lost measurements for good (spool full or"
+            " refused writes)",
+        ),
+    ]
+    return {"name": f"syntraf-alerts-{name}", "interval": "30s", "rules": rules}
+
+
+def _majority(loss: str, limit: float, side: str) -> str:
+    """Hosts (by `side`: dst inbound, src outbound) where more than half of their edges exceed `limit`."""
+    return f"count by (group, {side}) ({loss} > {limit:g}) > 0.5 * count by (group, {side}) ({loss})"
+
+
+def _record(name: str, expr: str) -> dict[str, Any]:
+    return {"record": name, "expr": expr}
+
+
+def _alert(name: str, expr: str, wait: str, labels: dict[str, str], summary: str) -> dict[str, Any]:
+    return {"alert": name, "expr": expr, "for": wait, "labels": labels, "annotations": {"summary": summary}}
