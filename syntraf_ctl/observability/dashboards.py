@@ -19,6 +19,7 @@ from syntraf_ctl.observability.queries import HEALTH_FIELDS, InfluxQL, PromQL, Q
 from syntraf_ctl.observability.thresholds import Thresholds
 
 WIDTH = 24
+UNITS = {"loss_pct": "percent", "jitter_ms": "ms", "outage_s": "s"}
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,9 @@ def _thresholds(red_at: float) -> db.ThresholdsConfig:
     return db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps)
 
 
-def _matrix(
-    backend: Backend, panel_id: int, title: str, query: str, unit: str, red_at: float, link: str, y: int
-):
+def _matrix(backend: Backend, panel_id: int, title: str, query: str, alias: str, red_at: float, link: str):
     """A source x destination table: one row per sender, one column per receiver, cells coloured."""
-    value = {"prometheus": "Value"}.get(backend.name, title.split(" ")[0].lower())
+    value = backend.queries.value_column(alias)
     grouping = model.DataTransformerConfig(
         id_val="groupingToMatrix", options={"rowField": "src", "columnField": "dst", "valueField": value}
     )
@@ -91,12 +90,12 @@ def _matrix(
         .datasource(backend.datasource)
         .with_target(_target(backend, "A", query, instant=True))
         .with_transformation(grouping)
-        .unit(unit)
+        .unit(UNITS[alias])
         .decimals(2)
         .thresholds(_thresholds(red_at))
         .cell_options(common.TableColoredBackgroundCellOptions())
         .data_links([db.DashboardLink("pair explorer").url(link)])
-        .grid_pos(model.GridPos(h=10, w=WIDTH // 3, x=(panel_id - 1) % 3 * (WIDTH // 3), y=y))
+        .grid_pos(model.GridPos(h=10, w=WIDTH // 3, x=(panel_id - 1) % 3 * (WIDTH // 3), y=0))
     )
 
 
@@ -107,15 +106,15 @@ def mesh(backend: Backend, group: MeshGroup, limits: Thresholds) -> model.Dashbo
         f"/d/{pair}?${{__url_time_range}}&var-group={group.name}"
         "&var-src=${__data.fields[0]}&var-dst=${__field.displayName}"
     )
-    q = backend.queries
+    q, interval = backend.queries, group.traffic.interval
     panels = [
-        ("Loss % (sum lost / sum packets)", q.matrix_loss(group.name), "percent", limits.loss_pct),
-        ("Jitter p95 (ms)", q.matrix_jitter(group.name), "ms", limits.jitter_ms),
-        ("Outage time (s)", q.matrix_outage(group.name, group.traffic.interval), "s", group.traffic.interval),
+        ("Loss % (sum lost / sum packets)", q.matrix_loss(group.name), "loss_pct", limits.loss_pct),
+        ("Jitter p95 (ms)", q.matrix_jitter(group.name), "jitter_ms", limits.jitter_ms),
+        ("Outage time (s)", q.matrix_outage(group.name, interval), "outage_s", interval),
     ]
     builder = _dashboard(backend, "mesh", group.name, f"syntraf mesh {group.name} ({backend.name})")
-    for index, (title, query, unit, red_at) in enumerate(panels, 1):
-        builder.with_panel(_matrix(backend, index, title, query, unit, red_at, link, 0))
+    for index, (title, query, alias, red_at) in enumerate(panels, 1):
+        builder.with_panel(_matrix(backend, index, title, query, alias, red_at, link))
     return builder.build()
 
 

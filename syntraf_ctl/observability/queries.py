@@ -22,8 +22,10 @@ HEALTH_FIELDS = (
 
 
 class Queries(Protocol):
-    """What every back end answers; a matrix query returns one row per edge with a `src` and a `dst`."""
+    """What every back end answers; a matrix query returns one row per edge with a `src`, a `dst` and its
+    value in `value_column(alias)`, where alias is loss_pct, jitter_ms or outage_s."""
 
+    def value_column(self, alias: str) -> str: ...
     def matrix_loss(self, group: str) -> str: ...
     def matrix_jitter(self, group: str) -> str: ...
     def matrix_outage(self, group: str, interval: float) -> str: ...
@@ -36,6 +38,10 @@ class Queries(Protocol):
 
 
 class PromQL:
+    def value_column(self, alias: str) -> str:
+        """The column Grafana gives an instant query's values in table format."""
+        return "Value"
+
     def matrix_loss(self, group: str) -> str:
         return promql.loss_pct("$__range", "src, dst", group=group)
 
@@ -65,6 +71,10 @@ class PromQL:
 
 
 class InfluxQL:
+    def value_column(self, alias: str) -> str:
+        """Each matrix query names its value (AS "loss_pct"...)."""
+        return alias
+
     def matrix_loss(self, group: str) -> str:
         return _select('100 * sum("lost") / sum("packets") AS "loss_pct"', group=group)
 

@@ -108,9 +108,10 @@ def board(pack_files: dict[str, str], name: str) -> dict:
 
 
 def test_matrix_cell_is_sum_lost_over_sum_packets(influx: Influx, pack_files: dict[str, str]) -> None:
-    loss, jitter, outage = (
-        p["targets"][0]["query"] for p in board(pack_files, "syntraf-infl-mesh-g")["panels"]
-    )
+    panels = board(pack_files, "syntraf-infl-mesh-g")["panels"]
+    loss, jitter, outage = (panel["targets"][0]["query"] for panel in panels)
+    columns = {panel["transformations"][0]["options"]["valueField"] for panel in panels}
+    assert columns == {"loss_pct", "jitter_ms", "outage_s"}  # what the matrix transformation reads
     cells = {(s["tags"]["src"], s["tags"]["dst"]): rows(s)[0] for s in influx.query(loss)}
     assert len(cells) == 6
     for (src, dst), row in cells.items():
