@@ -49,9 +49,9 @@ def drift(planned: dict[tuple[str, str], str]) -> str:
     )
 
 
-def probe_absent(expected: list[tuple[str, str]]) -> str:
-    """One series {host, group} for each planned probe with no health point for 2 minutes."""
+def probe_absent(expected: list[tuple[str, str]], window: str) -> str:
+    """One series {host, group} for each planned probe with no health point within `window`."""
     return " or ".join(
-        f'absent_over_time(syntraf_probe_edges_configured{{group="{group}",host="{host}"}}[2m])'
+        f'absent_over_time(syntraf_probe_edges_configured{{group="{group}",host="{host}"}}[{window}])'
         for host, group in expected
     )

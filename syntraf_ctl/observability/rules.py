@@ -42,25 +42,19 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
     name, window, wait = group.name, duration(limits.window_s), duration(limits.for_s)
     loss = promql.loss_pct(window, group=name)
     jitter = promql.jitter_p95(window, group=name)
-    host_in = _majority(loss, limits.loss_pct, "dst")
-    host_out = _majority(loss, limits.loss_pct, "src")
+    host = _host_trouble(loss, limits.loss_pct)
     # A host's own alert replaces those of its edges (MaDDash's "a whole column red").
-    suppressed = f"unless on (group, dst) ({host_in}) unless on (group, src) ({host_out})"
+    into, out = _copy_label(host, "host", "dst"), _copy_label(host, "host", "src")
+    suppressed = f"unless on (group, dst) ({into}) unless on (group, src) ({out})"
     labels = {"syntraf_group": name}
     rules = [
         _alert(
-            "SyntrafHostInboundLoss",
-            host_in,
+            "SyntrafHostLoss",
+            host,
             wait,
             {**labels, "severity": "critical"},
-            f"most peers of {{{{ $labels.dst }}}} lose over {limits.loss_pct:g}% towards it in {name}",
-        ),
-        _alert(
-            "SyntrafHostOutboundLoss",
-            host_out,
-            wait,
-            {**labels, "severity": "critical"},
-            f"most peers of {{{{ $labels.src }}}} lose over {limits.loss_pct:g}% from it in {name}",
+            f"most peers of {{{{ $labels.host }}}} lose over {limits.loss_pct:g}% towards it or from it"
+            f" in {name}",
         ),
         _alert(
             "SyntrafPathLoss",
@@ -80,11 +74,11 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
         ),
         _alert(
             "SyntrafProbeAbsent",
-            promql.probe_absent([(uid, name) for uid in group.members]),
+            promql.probe_absent([(uid, name) for uid in group.members], window),
             ABSENT_FOR,
             {**labels, "severity": "critical"},
-            f"no health point from the probe of {{{{ $labels.host }}}} in {name} for 2m: the probe is down,"
-            " not the network",
+            f"no health point from the probe of {{{{ $labels.host }}}} in {name} for {window}: the probe is"
+            " down, not the network",
         ),
         _alert(
             "SyntrafConfigDrift",
@@ -106,9 +100,22 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
     return {"name": f"syntraf-alerts-{name}", "interval": "30s", "rules": rules}
 
 
-def _majority(loss: str, limit: float, side: str) -> str:
-    """Hosts (by `side`: dst inbound, src outbound) where more than half of their edges exceed `limit`."""
-    return f"count by (group, {side}) ({loss} > {limit:g}) > 0.5 * count by (group, {side}) ({loss})"
+def _host_trouble(loss: str, limit: float) -> str:
+    """{group, host} for each host where more than half of the edges into it, or from it, exceed `limit`
+    (an outage is 100 % loss): one series per host, whichever side is broken."""
+    sides = [
+        _copy_label(
+            f"count by (group, {side}) ({loss} > {limit:g}) > 0.5 * count by (group, {side}) ({loss})",
+            side,
+            "host",
+        )
+        for side in ("dst", "src")
+    ]
+    return f"max by (group, host) ({sides[0]} or {sides[1]})"
+
+
+def _copy_label(expr: str, source: str, target: str) -> str:
+    return f'label_replace({expr}, "{target}", "$1", "{source}", "(.*)")'
 
 
 def _record(name: str, expr: str) -> dict[str, Any]:

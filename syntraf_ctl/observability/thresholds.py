@@ -16,6 +16,7 @@ KEYS = ("loss_pct", "jitter_ms", "for", "window")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smh])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_DURATION_S = 86400
+MIN_WINDOW_S = 30  # a probe writes health at least every 10 s: a silent probe is told from a slow one
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,9 @@ def group_thresholds(model: Model, scope: Vars) -> tuple[dict[str, Thresholds], 
                 values[key] = _PARSERS[key](spec[key])
             except ValueError as error:
                 add(key, str(error))
-        if values["window"] < 2 * group.traffic.interval:
-            add(
-                "window", f"must cover at least two intervals of the group ({2 * group.traffic.interval:g} s)"
-            )
+        shortest = max(2 * group.traffic.interval, MIN_WINDOW_S)
+        if values["window"] < shortest:
+            add("window", f"must be at least {shortest:g} s (two intervals of the group, and 30 s)")
         result[name] = Thresholds(values["loss_pct"], values["jitter_ms"], values["for"], values["window"])
     return result, problems
 

@@ -102,7 +102,10 @@ def test_window_shorter_than_two_intervals_refused(tmp_path: Path, capsys) -> No
         tmp_path / "inv", GROUP_VARS.replace("interval: 1,", "interval: 60,").replace("2m}", "90s}")
     )
     assert main(["observability", "-i", str(root), "-o", str(tmp_path / "out")]) == 2
-    assert "alerts.window: must cover at least two intervals of the group (120 s)" in capsys.readouterr().err
+    assert (
+        "alerts.window: must be at least 120 s (two intervals of the group, and 30 s)"
+        in capsys.readouterr().err
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -15,8 +15,7 @@ from syntraf_ctl.observability.pack import planned_revisions
 from tests.observability.conftest import make_inventory
 
 ALERTS = (
-    "SyntrafHostInboundLoss",
-    "SyntrafHostOutboundLoss",
+    "SyntrafHostLoss",
     "SyntrafPathLoss",
     "SyntrafPathJitter",
     "SyntrafProbeAbsent",
@@ -26,7 +25,7 @@ ALERTS = (
 HOSTS = ("a", "b", "c")
 SEVERITY = {
     "SyntrafPathLoss": "warning",
-    "SyntrafHostInboundLoss": "critical",
+    "SyntrafHostLoss": "critical",
     "SyntrafProbeAbsent": "critical",
     "SyntrafConfigDrift": "warning",
     "SyntrafDroppedPoints": "warning",
@@ -120,7 +119,21 @@ def test_alert_semantics_with_promtool(
             {("a", "c"): 50, ("b", "c"): 50},
             healthy,
             "",
-            {"SyntrafHostInboundLoss": [{"group": "g", "dst": "c"}]},
+            {"SyntrafHostLoss": [{"group": "g", "host": "c"}]},
+        ),
+        # everything from a lost (its outbound side): the same, for a
+        (
+            {("a", "b"): 50, ("a", "c"): 50},
+            healthy,
+            "",
+            {"SyntrafHostLoss": [{"group": "g", "host": "a"}]},
+        ),
+        # into c and from c: still one alert for c
+        (
+            {("a", "c"): 50, ("b", "c"): 50, ("c", "a"): 50, ("c", "b"): 50},
+            healthy,
+            "",
+            {"SyntrafHostLoss": [{"group": "g", "host": "c"}]},
         ),
         # c's probe silent, b runs an old config and a drops points: one alert each, no network alert
         (
