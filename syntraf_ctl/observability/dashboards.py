@@ -3,6 +3,7 @@ view and a probe-health view, for one back end (its queries and its data source)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from syntraf_ctl.observability.queries import HEALTH_FIELDS, InfluxQL, PromQL, Q
 from syntraf_ctl.observability.thresholds import Thresholds
 
 WIDTH = 24
+MAX_UID = 40
 UNITS = {"loss_pct": "percent", "jitter_ms": "ms", "outage_s": "s"}
 
 
@@ -59,8 +61,12 @@ class _InfluxQLQuery(cogbuilder.Builder[Any]):
 
 
 def uid(backend: Backend, kind: str, group: str = "") -> str:
-    """Dashboard uids (at most 40 characters: group names are up to 50, so a long one is cut)."""
-    return "-".join(part for part in ("syntraf", backend.name[:4], kind, group) if part)[:40]
+    """Dashboard uids: Grafana allows 40 characters and group names have up to 50, so a long one is cut and
+    told apart from others with the same beginning by a digest of the whole name."""
+    full = "-".join(part for part in ("syntraf", backend.name[:4], kind, group) if part)
+    if len(full) <= MAX_UID:
+        return full
+    return f"{full[: MAX_UID - 9]}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
 
 def _target(backend: Backend, ref_id: str, query: str, instant: bool, legend: str = "{{src}} -> {{dst}}"):

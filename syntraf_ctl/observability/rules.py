@@ -14,7 +14,6 @@ from syntraf_ctl.observability.thresholds import Thresholds, duration
 
 EDGE_DSCP = "group, src, dst, dscp"
 DRIFT_FOR = "10m"  # a rolling apply reaches hosts one after the other
-ABSENT_FOR = "1m"
 
 
 def recording_group() -> dict[str, Any]:
@@ -75,7 +74,7 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
         _alert(
             "SyntrafProbeAbsent",
             promql.probe_absent([(uid, name) for uid in group.members], window),
-            ABSENT_FOR,
+            wait,
             {**labels, "severity": "critical"},
             f"no health point from the probe of {{{{ $labels.host }}}} in {name} for {window}: the probe is"
             " down, not the network",

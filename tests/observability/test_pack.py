@@ -11,6 +11,7 @@ import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from syntraf_ctl.cli import main
+from syntraf_ctl.observability.dashboards import backends, uid
 from tests.core.conftest import snapshot
 from tests.observability.conftest import GROUP_VARS, TOKEN, compile_files, make_inventory
 
@@ -127,3 +128,11 @@ def test_grafana_alerts_are_the_rule_files_alerts(pack_files: dict[str, str]) ->
             (r["expr"], r["for"], r["labels"]) for r in theirs["rules"]
         ]
         assert {query["datasourceUid"] for rule in ours["rules"] for query in rule["data"]} <= provisioned
+
+
+def test_long_group_names_get_distinct_dashboard_uids() -> None:
+    backend = backends({"prometheus": "ds"})[0]
+    names = ["x" * 49 + "a", "x" * 49 + "b", "short"]
+    uids = [uid(backend, "mesh", name) for name in names]
+    assert len(set(uids)) == 3 and all(len(value) <= 40 for value in uids)
+    assert uids[2] == "syntraf-prom-mesh-short"
