@@ -45,6 +45,21 @@ echo
 echo "== syntraf-ctl status -i $INVENTORY"
 $CTL status -i "$INVENTORY"
 
+# The observability pack (docs/observability.md) and its rule evaluator: vmalert on the lab's database, with
+# the alert rules and the 1-minute recording rules. A vmalert left by an earlier demo is stopped by its pid.
+OBSERVABILITY=.lab/observability
+echo
+echo "== syntraf-ctl observability -i $INVENTORY -o $OBSERVABILITY"
+mkdir -p .lab
+$CTL observability -i "$INVENTORY" -o "$OBSERVABILITY"
+DB_URL=$(.venv/bin/python -c 'from syntraf_ctl.lab.control import Lab; print(Lab.load("lab").db_url)')
+if [ -f .lab/vmalert.pid ]; then kill "$(cat .lab/vmalert.pid)" 2>/dev/null || true; fi
+setsid vmalert -rule="$OBSERVABILITY/rules/*.yml" -datasource.url="$DB_URL" -remoteWrite.url="$DB_URL" \
+    -datasource.queryStep=30s -notifier.url=http://127.0.0.1:9093 -httpListenAddr=127.0.0.1:8880 \
+    </dev/null >.lab/vmalert.log 2>&1 &
+echo $! >.lab/vmalert.pid
+echo "== vmalert (pid $(cat .lab/vmalert.pid)) evaluates the rules on $DB_URL: http://127.0.0.1:8880/api/v1/alerts"
+
 .venv/bin/python - <<'PY'
 from syntraf_ctl.lab.control import Lab
 
@@ -63,8 +78,17 @@ Look further:
   probe state:     {ssh} cat /run/syntraf/voip.state.json
   status again:    .venv/bin/syntraf-ctl status -i inventories/lab
   a change:        edit inventories/lab/group_vars/all/main.yml, then .venv/bin/syntraf-ctl apply -i inventories/lab --diff
+Dashboards, provisioning and rules (docs/observability.md): .lab/observability/
+  alerts now:      curl -s http://127.0.0.1:8880/api/v1/alerts
+  1-minute loss:   {lab.db_url}/api/v1/query?query=100*syntraf:lost:sum1m/syntraf:packets:sum1m
+  a Grafana on it (where Docker runs): docker run -d --network host \\
+      -v $PWD/.lab/observability/grafana/provisioning/datasources:/etc/grafana/provisioning/datasources:ro \\
+      -v $PWD/.lab/observability/grafana/provisioning/dashboards:/etc/grafana/provisioning/dashboards:ro \\
+      -v $PWD/.lab/observability/grafana/dashboards:/var/lib/grafana/dashboards/syntraf:ro grafana/grafana-oss:11.6.0
+    then open http://localhost:3000 (admin/admin), dashboards folder "prometheus": "syntraf mesh voip"
 Tear down:
   .venv/bin/syntraf-ctl destroy -i inventories/lab   # remove syntraf from the hosts (optional)
+  kill $(cat .lab/vmalert.pid)                        # stop the demo's vmalert
   .venv/bin/syntraf-ctl lab down                      # remove the lab: hosts, network, database, inventory
 """)
 PY

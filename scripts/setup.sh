@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iptables and the netfilter-queue headers (with gcc and python3-dev, to build the Python binding): the
-# WAN lab's delay line (docs/lab.md).
+# WAN lab's delay line (docs/lab.md). prometheus (promtool) and influxdb (1.x, InfluxQL): the observability
+# pack's rule and query tests (docs/observability.md).
 APT_PACKAGES=(iperf3 victoria-metrics debootstrap systemd-container openssh-client nftables iproute2 python3-venv
-    iptables libnetfilter-queue-dev gcc python3-dev)
+    iptables libnetfilter-queue-dev gcc python3-dev prometheus influxdb)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do

@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "destroy",
     "status",
     "rotate_keys",
+    "observability",
 ]
 
 

@@ -1,0 +1,56 @@
+"""`syntraf-ctl observability`: write the observability pack (dashboards, provisioning, rules) to DIR.
+
+Everything is checked (the output directory, the inventory, the alert thresholds) before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.inventory import LoadedInventory
+from syntraf_ctl.observability.pack import BACKENDS, compile_pack, write_pack
+from syntraf_ctl.observability.thresholds import group_thresholds
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
+from syntraf_ctl.render_target import OutputRefused, render_target
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "observability",
+        help="write Grafana dashboards and provisioning, alert and recording rules to a directory",
+    )
+    add_inventory_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to (re)create")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="query language of the dashboards (repeatable; default: all)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        target = render_target(args.output, args.inventory)
+    except OutputRefused as refused:
+        print(f"syntraf-ctl: {refused}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        plan = compile_inventory(args.inventory, args.vault_password_file)
+        scope = LoadedInventory(args.inventory, args.vault_password_file).globals()
+        limits, problems = group_thresholds(plan.model, scope)
+        if problems:
+            raise ValidationError(problems)
+    except ValidationError as error:
+        return report(error)
+    tree = compile_pack(plan, limits, tuple(sorted(set(args.backend or BACKENDS))))
+    try:
+        write_pack(tree, target)
+    except OSError as error:
+        print(f"syntraf-ctl: cannot write the observability pack: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(tree.files) - 1} files for {len(limits)} mesh groups into {args.output}")
+    return 0

@@ -1,0 +1,77 @@
+"""The whole pack as relative path -> content (pure), and the writer (the only I/O)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from syntraf_ctl.observability import dashboards, flux, grafana_alerts, promql, provisioning, rules
+from syntraf_ctl.observability.thresholds import Thresholds
+from syntraf_ctl.plan import Plan
+from syntraf_ctl.render import RenderedTree, render_plan, write_tree
+from syntraf_ctl.render_target import MARKER, MARKER_TEXT
+
+BACKENDS = ("influxql", "prometheus")
+
+
+def planned_revisions(plan: Plan) -> dict[tuple[str, str], str]:
+    """(host uid, group) -> the revision of the config render writes for it (what the probe reports)."""
+    tree = render_plan(plan)
+    revisions = {}
+    for uid, groups in plan.host_groups().items():
+        for group in groups:
+            config = json.loads(tree.files[f"{plan.model.hosts[uid].name}/etc/syntraf/{group}.json"])
+            revisions[(uid, group)] = config["revision"]
+    return revisions
+
+
+def compile_pack(
+    plan: Plan, limits: dict[str, Thresholds], backends: tuple[str, ...] = BACKENDS
+) -> RenderedTree:
+    """Every file of the pack; the same plan and thresholds always give byte-identical files."""
+    planned = planned_revisions(plan)
+    enabled = [plan.model.groups[name] for name in sorted(limits)]
+    tree = RenderedTree()
+    tree.files["rules/syntraf-recording.yml"] = _yaml({"groups": [rules.recording_group()]})
+    alert_groups = [rules.alert_group(group, limits[group.name], planned) for group in enabled]
+    tree.files["rules/syntraf-alerts.yml"] = _yaml({"groups": alert_groups})
+    if "prometheus" in backends:
+        alerting = grafana_alerts.provisioning(alert_groups, provisioning.DATASOURCE_UIDS["prometheus"])
+        tree.files["grafana/provisioning/alerting/syntraf.yaml"] = _yaml(alerting)
+    uids = {name: provisioning.DATASOURCE_UIDS[name] for name in backends}
+    for backend in dashboards.backends(uids):
+        boards = [dashboards.mesh(backend, group, limits[group.name]) for group in enabled]
+        drift = promql.drift(planned) if backend.name == "prometheus" and planned else None
+        boards += [
+            dashboards.pair(backend),
+            dashboards.host(backend),
+            dashboards.probe_health(backend, drift),
+        ]
+        for board in boards:
+            tree.files[f"grafana/dashboards/{backend.name}/{board.uid}.json"] = _json(board)
+    databases = {db.name: db for host in plan.model.hosts.values() for db in host.databases}
+    if databases:
+        first = databases[sorted(databases)[0]]
+        tree.files["grafana/provisioning/datasources/syntraf.yaml"] = _yaml(
+            provisioning.datasources(first, list(backends))
+        )
+        tree.files["influxdb/syntraf-downsample-1m.flux"] = flux.downsample_task(first.org, first.bucket)
+    tree.files["grafana/provisioning/dashboards/syntraf.yaml"] = _yaml(provisioning.dashboard_provider())
+    tree.files[MARKER] = MARKER_TEXT
+    return tree
+
+
+def write_pack(tree: RenderedTree, out_dir: str) -> None:
+    """Replace `out_dir` (new, empty, or an earlier render) with exactly the pack."""
+    write_tree(tree, out_dir)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, cls=JSONEncoder, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, width=100_000, allow_unicode=True)

@@ -1,0 +1,165 @@
+"""Every InfluxQL query of the pack run against a real InfluxDB 1.x (Debian's influxdb 1.6.7, loaded through
+its v1 /write with the same known points as the VictoriaMetrics tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.observability import data
+
+CONFIG = """\
+reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{root}/meta"
+[data]
+  dir = "{root}/data"
+  wal-dir = "{root}/wal"
+[http]
+  bind-address = "127.0.0.1:{http}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+"""
+
+
+class Influx:
+    def __init__(self, url: str, end_s: int, points: list[data.Point]) -> None:
+        self.url, self.end_s, self.points = url, end_s, points
+
+    def query(self, text: str) -> list[dict]:
+        """The series of an InfluxQL query as Grafana sends it for the test's range and variables."""
+        start = self.end_s - data.SECONDS
+        for macro, value in {
+            "$timeFilter": f"time > {start * 1000}ms AND time <= {self.end_s * 1000}ms",
+            "$__interval": "60s",
+            "$group": "g",
+            "$src": "a",
+            "$dst": "b",
+            "$host": "c",
+        }.items():
+            text = text.replace(macro, value)
+        body = urllib.parse.urlencode({"db": "syntraf", "q": text, "epoch": "s"}).encode()
+        with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=30) as response:
+            result = json.loads(response.read())["results"][0]
+        assert "error" not in result, (text, result)
+        return result.get("series", [])
+
+
+def rows(series: dict) -> list[dict]:
+    return [dict(zip(series["columns"], values)) for values in series["values"]]
+
+
+@pytest.fixture(scope="module")
+def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
+    binary = shutil.which("influxd")
+    if binary is None:
+        pytest.skip("influxd is not installed (scripts/setup.sh installs Debian's influxdb)")
+    root = tmp_path_factory.mktemp("influxdb")
+    port = 24000 + os.getpid() % 20000
+    (root / "influxdb.conf").write_text(CONFIG.format(root=root, rpc=port + 1, http=port))
+    with open(root / "influxd.log", "wb") as log:
+        process = subprocess.Popen(
+            [binary, "-config", str(root / "influxdb.conf")], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, root / "influxd.log")
+        post = urllib.parse.urlencode({"q": "CREATE DATABASE syntraf"}).encode()
+        urllib.request.urlopen(f"{url}/query", data=post, timeout=10).read()
+        end_s = int(time.time()) // 60 * 60
+        points = data.points(end_s)
+        lines = [p.line() for p in points] + data.health_lines(end_s, {"a": "r1", "b": "r1", "c": "r1"})
+        request = urllib.request.Request(
+            f"{url}/write?db=syntraf&precision=ms", data="\n".join(lines).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=60).read()
+        yield Influx(url, end_s, points)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"influxd exited: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"{url}/ping", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("influxd did not answer /ping within 30 s")
+
+
+def board(pack_files: dict[str, str], name: str) -> dict:
+    return json.loads(pack_files[f"grafana/dashboards/influxql/{name}.json"])
+
+
+def test_matrix_cell_is_sum_lost_over_sum_packets(influx: Influx, pack_files: dict[str, str]) -> None:
+    panels = board(pack_files, "syntraf-infl-mesh-g")["panels"]
+    loss, jitter, outage = (panel["targets"][0]["query"] for panel in panels)
+    columns = {panel["transformations"][0]["options"]["valueField"] for panel in panels}
+    assert columns == {"loss_pct", "jitter_ms", "outage_s"}  # what the matrix transformation reads
+    cells = {(s["tags"]["src"], s["tags"]["dst"]): rows(s)[0] for s in influx.query(loss)}
+    assert len(cells) == 6
+    for (src, dst), row in cells.items():
+        assert row["loss_pct"] == pytest.approx(data.loss_pct(data.edge(influx.points, src, dst)), abs=1e-9)
+    for series in influx.query(outage):
+        edge = data.edge(influx.points, series["tags"]["src"], series["tags"]["dst"])
+        assert rows(series)[0]["outage_s"] == sum(1 for p in edge if not p.up)
+    for series in influx.query(jitter):
+        edge = data.edge(influx.points, series["tags"]["src"], series["tags"]["dst"])
+        values = sorted(p.jitter_ms for p in edge if p.jitter_ms is not None)
+        assert (
+            values[int(0.94 * len(values))] <= rows(series)[0]["jitter_ms"] <= values[int(0.96 * len(values))]
+        )
+
+
+def test_pair_and_host_panels_return_their_series(influx: Influx, pack_files: dict[str, str]) -> None:
+    expected = {"syntraf-infl-pair": {("a", "b"), ("b", "a")}, "syntraf-infl-host": {("a", "c"), ("b", "c")}}
+    for name, edges in expected.items():
+        for panel in board(pack_files, name)["panels"]:
+            got = {
+                (s["tags"]["src"], s["tags"]["dst"])
+                for t in panel["targets"]
+                for s in influx.query(t["query"])
+            }
+            assert got == ({("c", "a"), ("c", "b")} if "from $host" in panel["title"] else edges), panel[
+                "title"
+            ]
+    loss = board(pack_files, "syntraf-infl-pair")["panels"][0]["targets"][0]["query"]
+    series = next(s for s in influx.query(loss) if s["tags"] == {"src": "a", "dst": "b"})
+    checked = 0
+    for row in rows(series):
+        bucket = data.edge(influx.points, "a", "b", row["time"] * 1000 - 1, row["time"] * 1000 + 59_999)
+        if row["loss_pct"] is not None:
+            assert row["loss_pct"] == pytest.approx(data.loss_pct(bucket), abs=1e-9)
+            checked += 1
+    assert checked >= 9
+
+
+def test_variables_and_probe_health(influx: Influx, pack_files: dict[str, str]) -> None:
+    for variable in board(pack_files, "syntraf-infl-pair")["templating"]["list"]:
+        values = sorted(v for s in influx.query(variable["query"]) for _, v in s["values"])
+        assert values == (["g"] if variable["name"] == "group" else ["a", "b", "c"])
+    for panel in board(pack_files, "syntraf-infl-probes")["panels"]:
+        result = influx.query(panel["targets"][0]["query"])
+        hosts = {s["tags"]["host"]: rows(s)[0][panel["title"]] for s in result}
+        expected = {
+            "dropped_points": {"a": 0, "b": 1, "c": 2},
+            "edges_configured": dict.fromkeys("abc", 4),
+            "edges_measuring": dict.fromkeys("abc", 4),
+        }
+        assert hosts == expected.get(panel["title"], dict.fromkeys("abc", 0)), panel["title"]

@@ -1,0 +1,106 @@
+"""The alert rules evaluated by the real vmalert (replay mode) on a real VictoriaMetrics: three scenarios of
+known points on the three-host mesh, each five minutes long and ten minutes apart; each must fire exactly
+its alerts, evaluated with MetricsQL (which promtool's unit tests cannot show)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.lab.tsdb import export, flush, start_victoria_metrics
+from syntraf_ctl.observability.pack import planned_revisions
+from tests.observability import data
+from tests.observability.conftest import make_inventory
+
+LENGTH = 300  # seconds of points per scenario
+SETTLED = 240  # window (2m) + for (1m) + two evaluations: from here on each scenario's alerts are firing
+SCENARIOS = [
+    # (lost per point by edge, hosts whose probe writes health, host dropping points, expected alerts)
+    ({("a", "b"): 5}, "abc", "", {("SyntrafPathLoss", "a", "b")}),
+    ({("a", "c"): 50, ("b", "c"): 50}, "abc", "", {("SyntrafHostLoss", "c")}),
+    ({}, "ab", "a", {("SyntrafProbeAbsent", "c"), ("SyntrafDroppedPoints", "a")}),
+]
+
+
+def lines(start: int, lost: dict[tuple[str, str], int], probes: str, dropping: str, revisions: dict) -> list:
+    result = []
+    for second in range(start + 1, start + LENGTH + 1):
+        for src in data.HOSTS:
+            for dst in data.HOSTS:
+                if src != dst:
+                    gone = lost.get((src, dst), 0)
+                    point = data.Point(
+                        src, dst, second * 1000, 50, gone, None if gone == 50 else 2.0, int(gone < 50)
+                    )
+                    result.append(point.line())
+        if second % 10 == 0:
+            for host in probes:
+                dropped = second - start if host == dropping else 0
+                result.append(
+                    f"syntraf_probe,host={host},group=g,revision={revisions[host]} edges_configured=4i,"
+                    f"dropped_points={dropped}i {second * 1000}"
+                )
+    return result
+
+
+def rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_each_scenario_fires_exactly_its_alerts(tmp_path: Path, pack_files: dict[str, str]) -> None:
+    vmalert = shutil.which("vmalert")
+    if vmalert is None or shutil.which("victoria-metrics") is None:
+        pytest.skip("needs victoria-metrics and vmalert (scripts/setup.sh installs them)")
+    plan = compile_inventory(str(make_inventory(tmp_path / "inv")))
+    revisions = {host: rev for (host, _), rev in planned_revisions(plan).items()}
+    listen = f"127.0.0.1:{25000 + os.getpid() % 20000}"
+    url = f"http://{listen}"
+    database = start_victoria_metrics(tmp_path / "vm", listen, tmp_path / "vm.log")
+    try:
+        first = (int(time.time()) - 3600) // 60 * 60
+        starts = [first + index * 900 for index in range(len(SCENARIOS))]
+        body = []
+        for start, (lost, probes, dropping, _) in zip(starts, SCENARIOS):
+            body += lines(start, lost, probes, dropping, revisions)
+        request = urllib.request.Request(f"{url}/write?precision=ms", data="\n".join(body).encode())
+        urllib.request.urlopen(request, timeout=60).read()
+        flush(url)
+        rules = tmp_path / "alerts.yml"
+        rules.write_text(pack_files["rules/syntraf-alerts.yml"])
+        subprocess.run(
+            [
+                vmalert,
+                f"-rule={rules}",
+                f"-datasource.url={url}",
+                f"-remoteWrite.url={url}",
+                f"-replay.timeFrom={rfc3339(first)}",
+                f"-replay.timeTo={rfc3339(starts[-1] + LENGTH)}",
+                "-datasource.queryStep=0s",
+                "-replay.disableProgressBar",
+                "-loggerLevel=ERROR",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        alerts = export(url, '{__name__="ALERTS",alertstate="firing"}', start=first)
+    finally:
+        database.kill()
+        database.wait()
+    assert alerts, "vmalert wrote no ALERTS series"
+    for start, (_, _, _, expected) in zip(starts, SCENARIOS):
+        firing = set()
+        for series in alerts:
+            if any(start + SETTLED <= t <= start + LENGTH for t, _ in series.points):
+                labels = series.labels
+                who = (labels["src"], labels["dst"]) if "src" in labels else (labels["host"],)
+                firing.add((labels["alertname"], *who))
+        assert firing == expected, start - first
