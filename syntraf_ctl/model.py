@@ -29,7 +29,8 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file an
 UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # host uids: InfluxDB tags and file names
 RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
 TRAFFIC_KEYS = (*RATE_KEYS, "dscp", "interval")
-GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo", "topology", "alerts")  # alerts: observability
+# alerts: read by syntraf_ctl.observability
+GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo", "topology", "alerts")
 ECHO_DEFAULTS = {"rate": 2, "codec": "g711"}  # the probe's echo (docs/probe-config.md): port is required
 DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defaults: 100k, 32-byte payload
 DEFAULT_DSCP = 0
