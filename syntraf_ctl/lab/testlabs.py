@@ -3,8 +3,10 @@ test run) are up on the same machine.
 
 A test lab is named by `owned_lab_name` (one letter, then the pid of the test process), so the labs of a
 killed test run are recognised and taken down by the next one (`reap_abandoned_test_labs`). It takes the
-subnet in $SYNTRAF_LAB_SUBNET, else the first free /27 of 203.0.113.0/24 (TEST-NET-3): never
-198.51.100.0/24, which `lab up` uses by default and the probe's network-namespace tests use.
+subnet in $SYNTRAF_LAB_SUBNET, else the first free /27 of 198.19.0.0/24 (benchmarking range; a WAN lab's
+uplinks start at 198.19.1.0): never 198.51.100.0/24, which `lab up` uses by default and the probe's
+network-namespace tests use, and never TEST-NET-3 (203.0.113.0/24), where a build machine may reach its
+package registries (a lab bridge there cut this one off from PyPI and Debian).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from syntraf_ctl.lab.network import ip
 from syntraf_ctl.lab.state import STATE_ROOT
 
 T = TypeVar("T")
-CANDIDATE_SUBNETS = [f"203.0.113.{start}/27" for start in range(0, 256, 32)]
+CANDIDATE_SUBNETS = [f"198.19.0.{start}/27" for start in range(0, 256, 32)]
 TEST_LAB_NAME = re.compile(r"[a-z](\d+)")
 LAB_NETWORK_NAME = re.compile(r"\bsl([a-z]\d+)-(?:br|n\d+|r[a-z0-9]+|core)\b")  # bridge, namespaces
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ from syntraf_ctl.lab.lifecycle import LabConfig, host_suites
 from syntraf_ctl.lab.preflight import missing_tools
 from syntraf_ctl.lab.rootfs import apt_mirror, recipe_hash, rootfs_path
 from syntraf_ctl.lab.state import plan_lab
+from syntraf_ctl.lab.testlabs import CANDIDATE_SUBNETS
+from syntraf_ctl.lab.wan.topology import SITES_NETWORK
 
 
 def plan(nodes: int = 3, subnet: str = "198.51.100.0/24", name: str = "lab") -> object:
@@ -129,6 +134,29 @@ def test_apt_mirror_from_deb822_and_one_line_sources(tmp_path: Path) -> None:
     assert apt_mirror(tmp_path) == "http://mirror.example/debian"
     (tmp_path / "sources.list").write_text("deb [arch=amd64] http://other.example/debian bookworm main\n")
     assert apt_mirror(tmp_path) == "http://other.example/debian"
+
+
+def _addresses_this_machine_needs() -> set[str]:
+    """Where the package registries and the nameservers are, as this machine resolves them."""
+    names = ["pypi.org", "files.pythonhosted.org", urllib.parse.urlsplit(apt_mirror()).hostname or ""]
+    found = set()
+    for name in names:
+        try:
+            found |= {info[4][0] for info in socket.getaddrinfo(name, 443, socket.AF_INET)}
+        except OSError:
+            continue  # not resolvable here: nothing a lab could shadow
+    resolv = Path("/etc/resolv.conf").read_text() if Path("/etc/resolv.conf").exists() else ""
+    return found | {line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver ")}
+
+
+def test_test_lab_subnets_never_shadow_the_registries_or_a_wan_lab() -> None:
+    """A test lab's bridge on 203.0.113.64/27 once routed this machine's PyPI and Debian proxy
+    (203.0.113.80) into the lab: every pip and apt run failed until the lab went down."""
+    needed = [ipaddress.ip_address(a) for a in _addresses_this_machine_needs()]
+    for subnet in map(ipaddress.ip_network, CANDIDATE_SUBNETS):
+        assert not [a for a in needed if a in subnet], subnet
+        assert not subnet.overlaps(ipaddress.ip_network(SITES_NETWORK)), subnet
+        assert not subnet.overlaps(ipaddress.ip_network("198.19.1.0/24")), subnet  # the first WAN uplink
 
 
 def test_image_cache_key_follows_suite_and_recipe() -> None:

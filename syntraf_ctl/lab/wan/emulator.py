@@ -16,7 +16,9 @@ from syntraf_ctl.lab.wan.spec import Impairment, apply_changes
 
 DATA_MIN_PAYLOAD = 16  # smaller UDP datagrams (iperf3's 4-byte UDP connect handshake) are never lost
 SWAP_WAIT = 1.0  # s a reordered datagram waits for the next one of its flow before it leaves anyway
-SITE_NETWORK = ipaddress.IPv4Network("198.18.0.0/15")  # site LANs and uplinks: third octet = site index
+SITE_NETWORK = ipaddress.IPv4Network(
+    "198.18.0.0/15"
+)  # site LANs (198.18) and uplinks (198.19): 3rd octet = site
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp"}
 
 FlowKey = tuple[str, str, int, str, int]  # protocol, source, source port, destination, destination port

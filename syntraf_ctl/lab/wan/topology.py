@@ -3,7 +3,8 @@
 delay line (NFQUEUE). Hosts keep `eth0` on the lab's bridge for management (SSH, the database).
 
 Addresses (the same in every lab: they exist only inside the lab's namespaces; 198.18.0.0/15 is the
-benchmarking range, never routed), for the site with index i (1, 2, ... in the order given):
+benchmarking range, never routed; test labs' bridges use 198.19.0.0/24), for the site with index i
+(1, 2, ... in the order given):
 - site LAN 198.18.i.0/24: router .1, host labN at .(10+N) (as on the bridge);
 - uplink 198.19.i.0/30: core .1, router .2 (what a NAT site's hosts appear as).
 A NAT site's LAN has no route in the core, and its router drops new connections coming in.
@@ -19,7 +20,7 @@ from syntraf_ctl.lab.network import ip, netns_run, nft_apply
 from syntraf_ctl.lab.state import FIRST_HOST_OFFSET, LabState
 from syntraf_ctl.lab.wan.spec import parse_wan
 
-SITES_NETWORK = "198.18.0.0/15"
+SITES_NETWORK = "198.18.0.0/16"  # site LANs; the uplinks are 198.19.i.0/30 (i >= 1)
 NAT_TABLE = "syntraf_lab_nat"
 
 NAT_RULESET = f"""
