@@ -293,6 +293,7 @@ class EdgeRunner:
                 self._restart_if_key_replaced()
         if isinstance(event, RunStarted):
             self.last_error = None  # an error of an earlier client of this listener is not this test's
+            self.sent_total = None  # nor the summary of a test that ended without its receiver line
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
