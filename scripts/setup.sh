@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iptables and the netfilter-queue headers (with gcc and python3-dev, to build the Python binding): the
-# WAN lab's delay line (docs/lab.md).
+# WAN lab's delay line (docs/lab.md). influxdb: the WAN truth tests' and the soak's InfluxDB 1.x
+# (syntraf_ctl/lab/wan/influx.py).
 APT_PACKAGES=(iperf3 victoria-metrics debootstrap systemd-container openssh-client nftables iproute2 python3-venv
-    iptables libnetfilter-queue-dev gcc python3-dev)
+    iptables libnetfilter-queue-dev gcc python3-dev influxdb)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do
