@@ -66,6 +66,9 @@ class Probe:
     def emit(self, edge: Edge, samples: list[Sample]) -> None:
         self.pending.extend(sample_line(edge, sample) for sample in samples)
 
+    def add_lines(self, lines: list[str]) -> None:
+        self.pending.extend(lines)  # self.pending is replaced at every flush: never hand out its extend
+
     def _start_runner(self, edge: Edge, meter: Optional[ReceiverMeter] = None) -> None:
         runner = EdgeRunner(self.config, edge, self.version, self.emit, meter)
         self.runners[edge.name] = runner
@@ -115,11 +118,12 @@ class Probe:
         if self.config.echo is None or not self.config.edges:
             return
         try:
-            voice = Voice(self.config, self.pending.extend, self._last_sample)
+            voice = Voice(self.config, self.add_lines, self._last_sample)
         except (ConfigError, OSError) as error:
             log.error("echo not started: %s", error)
             return
         self.voice = asyncio.ensure_future(voice.run())
+        self.voice.add_done_callback(_log_voice_end)
 
     async def _stop_voice(self) -> None:
         if self.voice is not None:
@@ -296,6 +300,12 @@ class Probe:
         for sink in self.sinks.values():
             sink.close()
         log.info("stopped")
+
+
+def _log_voice_end(task: asyncio.Task) -> None:
+    """The echo ends only when stopped; an error of its own is logged (the iperf3 edges go on)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("echo stopped by an error", exc_info=task.exception())
 
 
 def _continued_meter(old: ReceiverMeter, config: Config, edge: Edge) -> ReceiverMeter:

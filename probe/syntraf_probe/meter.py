@@ -112,6 +112,8 @@ class ReceiverMeter:
         self.gap: list[_GapSlot] = []  # the open test's slots without traffic since its last traffic
         self.short: Optional[tuple[Sample, int]] = None  # an interval that looked like an outage's start
         self.test_last: Optional[Sample] = None  # the open (or just ended) test's last sample
+        self.test_lost = 0  # what the open test's interval lines reported lost
+        self.back: Optional[float] = None  # when a test connected again during an outage: the path is back
         self.carry = 0.0  # the fraction of a datagram not yet counted in an outage
         self.last_outage: Optional[_GapSlot] = None  # the last outage slot written (monotonic time)
         self.last_sample: Optional[Sample] = None
@@ -121,16 +123,24 @@ class ReceiverMeter:
     def on_test_started(self, now: float) -> None:
         """A new test is up: it is given two intervals to print its first line before silence counts."""
         self.test_open, self.origin, self.seen, self.gap, self.short = True, None, set(), [], None
-        self.test_last = None
+        self.test_last, self.test_lost = None, 0
         until = now + 2 * self.interval + self.grace
         self.pending_until = max(self.pending_until or until, until)
 
-    def on_test_ended(self, now: float, clean: bool) -> list[Sample]:
-        """The test is over: `clean` when iperf3 printed its summary. Its gap, never reported now, stands."""
-        out = self._close_gap()
-        if self.test_open:
-            if clean and self._in_outage():
+    def on_test_ended(self, now: float, clean: bool, lost: Optional[int] = None) -> list[Sample]:
+        """The test is over: `clean` when iperf3 printed its summary. `lost`, what the sender sent less what
+        arrived (the summary's two lines), settles the slots since the test's last traffic as traffic coming
+        back would: a hold over the test's end lost nothing and is taken back; a blackhole stands."""
+        if self.test_open and clean and lost is not None and self.gap:
+            out, _, left = self._settle(0, lost - self.test_lost)
+            self.short = None
+            if left > 0:  # more was lost than those slots hold: the outage went on until the summary
+                out += self._outage_until(now)
+        else:
+            out = self._close_gap()
+            if self.test_open and clean and self._in_outage():
                 out += self._outage_until(now)  # the outage held the results exchange up: it lasted until now
+        if self.test_open:
             self.pending_until = now + CONNECT_BOUND if clean else None
             self.silence_counts = self.silence_counts and not clean
         self.test_open, self.origin = False, None
@@ -139,6 +149,8 @@ class ReceiverMeter:
     def on_connected(self, now: float) -> None:
         """The next test's control connection is up (the peer answered): its first line may take the rest of
         the setup and an interval. Changes nothing once silence counts (the outage goes on until data)."""
+        if self.silence_counts and not self.excused and self.back is None:
+            self.back = now
         if self.pending_until is not None and not self.test_open:
             until = now + SETUP_BOUND + self.interval + self.grace
             self.pending_until = max(self.pending_until, until)
@@ -154,6 +166,8 @@ class ReceiverMeter:
         """iperf3 exited with an error: silence from the last point is an outage if the network failed,
         or not measured if it did not (configuration error, refused connection, the probe's backoff)."""
         out = self.on_test_ended(now, clean=False)
+        if network:
+            self.back = None  # the path failed again
         self.pending_until, self.excused, self.silence_counts = None, not network, network
         return out
 
@@ -177,9 +191,10 @@ class ReceiverMeter:
         if self.origin is None:
             # lines arrive at the interval's end (--forceflush / json-stream); never overlap what was written
             self.origin = max(now - iv.end, self.cursor - iv.start)
-            if self.silence_counts:  # the outage lasted until this test started: count all of it
-                out = self._outage_until(self.origin - iv.start)
+            if self.silence_counts:  # the outage lasted until the path was back (the connect), or this test
+                out = self._outage_until(min(self.origin - iv.start, self.back or self.origin))
             self.excused = self.silence_counts = False
+            self.back = None
         self.pending_until = None
         if self.test_duration is not None and iv.end >= self.test_duration - self.interval - 1e-6:
             # the test's end is near: its last line, the results exchange (3.12 prints the last line only
@@ -196,6 +211,7 @@ class ReceiverMeter:
         if iv.packets <= 0:
             self.gap.append(_GapSlot(time, self._expected(length)))  # held: judged by tick()
             return out
+        self.test_lost += iv.lost
         settled, packets, lost = self._settle(iv.packets, iv.lost)
         out += settled
         expected = self.packets_per_second * length

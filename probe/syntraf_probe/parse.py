@@ -45,6 +45,15 @@ class RunEnded:
 
     clean: bool = True
     out_of_order: Optional[int] = None  # json: end.streams[].udp.out_of_order
+    received: Optional[int] = None  # text: the datagrams the test received, from its receiver summary line
+
+
+@dataclass(frozen=True)
+class SenderTotal:
+    """The test's sender summary line: the datagrams the sender sent in all (known after the results
+    exchange). 3.12's receiver line counts only the gaps it saw, not what was sent after its last arrival."""
+
+    packets: int
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class Failed:
     message: str
 
 
-Event = Union[Connected, RunStarted, Interval, RunEnded, OutOfOrder, Failed]
+Event = Union[Connected, RunStarted, Interval, RunEnded, SenderTotal, OutOfOrder, Failed]
 
 # From iperf3.md §2, checked there against 272 captured 3.12/3.18 receiver lines.
 RECEIVER_LINE = re.compile(
@@ -79,8 +88,13 @@ def parse_text_line(line: str) -> Optional[Event]:
     line = line.rstrip("\r\n")
     match = RECEIVER_LINE.search(line)
     if match:
-        if match.group("kind") or match.group("id") == "SUM" or match.group("omitted"):
-            return RunEnded() if match.group("kind") else None
+        total = int(match.group("total"))
+        if match.group("kind") == "sender":
+            return SenderTotal(total)
+        if match.group("kind") == "receiver":  # the summary's receiver line ends the test
+            return RunEnded(received=total - int(match.group("lost")))
+        if match.group("id") == "SUM" or match.group("omitted"):
+            return None
         return Interval(
             start=float(match.group("start")),
             end=float(match.group("end")),

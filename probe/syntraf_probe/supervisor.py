@@ -14,7 +14,7 @@ from .iperf3 import Version, build_command, is_listener, test_seconds, uses_json
 from .keys import ROTATION_PAUSE, file_stamp, listener_idle, refused, rotating
 from .listener_watch import ListenerWatch
 from .meter import ReceiverMeter, Sample, restart_bound
-from .parse import Connected, Failed, Interval, OutOfOrder, RunEnded, RunStarted, line_parser
+from .parse import Connected, Failed, Interval, OutOfOrder, RunEnded, RunStarted, SenderTotal, line_parser
 
 log = logging.getLogger("syntraf_probe.edge")
 
@@ -103,6 +103,7 @@ class EdgeRunner:
         self.key_stamp: Optional[tuple] = None  # a listener's private key file when its iperf3 started
         self.key_replaced = False
         self.key_checked = 0.0
+        self.sent_total: Optional[int] = None  # the current test's sender summary line
         # an initiator silent this long is wedged (the UDP handshake alone may take 30 s)
         self.watchdog = max(60.0, 5 * edge.interval + config.iperf3.connect_timeout_ms / 1000 + 35)
 
@@ -292,6 +293,7 @@ class EdgeRunner:
                 self._restart_if_key_replaced()
         if isinstance(event, RunStarted):
             self.last_error = None  # an error of an earlier client of this listener is not this test's
+            self.sent_total = None  # nor the summary of a test that ended without its receiver line
         if isinstance(event, Failed):
             self.last_error = event.message
             log.debug("%s: iperf3 says: %s", self.label, event.message)
@@ -308,7 +310,11 @@ class EdgeRunner:
         elif isinstance(event, RunEnded):
             if event.out_of_order is not None:
                 self._emit(self.meter.on_out_of_order(event.out_of_order))
-            self._emit(self.meter.on_test_ended(now, event.clean))
+            sent, self.sent_total = self.sent_total, None
+            lost = None if sent is None or event.received is None else sent - event.received
+            self._emit(self.meter.on_test_ended(now, event.clean, lost))
+        elif isinstance(event, SenderTotal):
+            self.sent_total = event.packets
         elif isinstance(event, Failed) and self.listener:
             # a listener's test failed; it waits for the next client (an initiator exits: _run_once)
             self._emit(self.meter.on_failure(now, network_failure(event.message)))

@@ -54,12 +54,11 @@ class Voice:
         self.codec = CODECS[config.echo.codec]
         self.interval = max(MIN_INTERVAL, min(edge.interval for edge in config.edges))
         dscp = config.edges[0].dscp  # one profile per group: its edges share the DSCP
-        self.socket = EchoSocket(
-            config.address,
-            config.echo.port,
-            dscp,
-            Reflector(reflector_keys(config.auth.authorized_users_path), 2 * config.echo.rate),
-        )
+        listens = any(edge.listener == config.host for edge in config.edges)  # else it has no users file
+        keys = reflector_keys(config.auth.authorized_users_path) if listens else {}
+        # answers at twice the rate a requester sends: a peer's restart or a late burst is still answered
+        reflector = Reflector(keys, 2 * config.echo.rate)
+        self.socket = EchoSocket(config.address, config.echo.port, dscp, reflector)
         self.edges_of: dict[tuple[str, int], list[Edge]] = {}
         for edge in config.edges:
             if edge.initiator == config.host:

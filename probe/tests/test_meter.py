@@ -160,15 +160,17 @@ def test_a_blackhole_at_a_test_boundary_is_an_outage_within_two_intervals():
     samples = first
     for k in range(1, 15):
         samples += m.tick(7.56 + k * 0.25)
-    m.on_connected(11.3)  # the path healed at 11 s: a SYN retry connects; the outage goes on until data
+    m.on_connected(11.3)  # the path healed at 11 s: a SYN retry connects
     m.on_test_started(11.4)
     samples += m.on_interval(iv(0, 50, 0), 12.4)
     final = {round(s.time, 3): s for s in samples}
     assert [t for t, s in final.items() if s.up == 0] == [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
-    assert sum(s.lost for s in final.values()) == 320  # counted once, to the next test's start at 11.4 s
+    # counted once, until the path was back: the next test's control connection at 11.3 s
+    assert sum(s.lost for s in final.values()) == 315
 
 
-def test_a_blackhole_over_a_tests_end_is_an_outage_while_the_summary_is_blocked():
+@pytest.mark.parametrize("lost", [None, 300])  # the summary's sent - received, when its lines give it
+def test_a_blackhole_over_a_tests_end_is_an_outage_while_the_summary_is_blocked(lost):
     """WAN lab: a 6 s blackhole from second 8 of a 10 s test. iperf3 printed 0/0 for seconds 8-10, then
     waited for the results exchange across the blackhole; the meter waited for the summary for 7.25 s, so
     seconds 10-14 were not measured: 2 up=0 points and 100 lost for 303 dropped (the sender sends until the
@@ -179,7 +181,7 @@ def test_a_blackhole_over_a_tests_end_is_an_outage_while_the_summary_is_blocked(
         samples += m.tick(10.0 + k * 0.25)  # to 14 s: the blackhole ends
     final = {round(s.time, 3): s for s in samples}
     assert [t for t, s in final.items() if s.up == 0] == [9.0, 10.0, 11.0, 12.0]  # written by 14 s
-    samples += m.on_test_ended(14.2, clean=True)  # the summary, once the path is back: the outage ends
+    samples += m.on_test_ended(14.2, clean=True, lost=lost)  # the summary, once the path is back
     m.on_connected(14.4)
     m.on_test_started(14.5)
     samples += m.on_interval(iv(0, 50, 0), 15.5)
@@ -187,6 +189,20 @@ def test_a_blackhole_over_a_tests_end_is_an_outage_while_the_summary_is_blocked(
     assert [t for t, s in final.items() if s.up == 0] == [9.0, 10.0, 11.0, 12.0, 13.0, 14.0]
     # the sender sent until the end of the test reached it after the heal: 300 dropped, 310 counted
     assert sum(s.lost for s in final.values()) == 310 and final[15.5].up == 1
+
+
+def test_a_hold_over_a_tests_end_is_taken_back_by_the_summary():
+    """WAN lab (0.2 s intervals, a 1.5 s hold at a test's end): the summary came after the short wait
+    for it, and the slots written meanwhile stood: 8 up=0, 81 lost, truth 0. The summary says what the
+    sender sent and what arrived: nothing was lost, so those slots were a hold."""
+    m = meter(interval=0.2, duration=2)
+    samples = run_test(m, 0.0, [(10, 0)] * 6 + [(0, 0)] * 4, step=0.2)  # held from 1.2 s
+    for k in range(1, 13):
+        samples += m.tick(2.0 + k * 0.25)  # the results exchange is held too: to 5 s
+    assert outages(samples)  # written while nothing was known
+    samples += m.on_test_ended(5.1, clean=True, lost=0)  # sender 100, received 100
+    final = {round(s.time, 3): s for s in samples}
+    assert outages(final.values()) == [] and sum(s.lost for s in final.values()) == 0
 
 
 def test_a_next_test_that_connects_but_never_starts_is_an_outage_from_the_last_point():

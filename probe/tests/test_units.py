@@ -20,6 +20,7 @@ from syntraf_probe.parse import (
     OutOfOrder,
     RunEnded,
     RunStarted,
+    SenderTotal,
     parse_json_line,
     parse_text_line,
 )
@@ -213,7 +214,8 @@ def test_text_312_lines():
     ]
     assert intervals[0].bits_per_second == 100e3 and intervals[0].jitter_ms == 0.010
     assert intervals[0].bytes == pytest.approx(12.2 * 1024)
-    assert events.count(RunEnded()) == 2  # sender and receiver summary lines
+    assert events.count(SenderTotal(1172)) == 1  # the sender summary line: what was sent in all
+    assert events.count(RunEnded(received=1172)) == 1  # the receiver line ends the test
     assert events.count(RunEnded(clean=False)) == 1  # "Server listening": a test ended, summary or not
     assert [e.message for e in events if isinstance(e, Failed)] == [
         "idle timeout for receiving data",

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 from labkit import config, edge
+from syntraf_probe.app import Probe
 from syntraf_probe.config import ConfigError, parse_config
 from syntraf_probe.echo import users_hash
 from syntraf_probe.emodel import CODECS, mos, r_factor
@@ -26,7 +27,8 @@ def host_config(tmp_path, host: str, echo: dict):
     keys.mkdir()
     (keys / "a.password").write_text("pair-password\n")
     users = tmp_path / f"users-{host}"
-    users.write_text(f"# users\nb,{users_hash('b', 'pair-password')}\n")
+    if host == "a":  # b listens for no edge: like a host behind NAT, it has no users file
+        users.write_text(f"# users\nb,{users_hash('b', 'pair-password')}\n")
     data["auth"] = {
         "time_skew_threshold": 10,
         "private_key_path": str(tmp_path / "unused.pem"),
@@ -73,3 +75,26 @@ def test_an_echo_without_authentication_is_refused(tmp_path):
     cfg = host_config(tmp_path, "a", {"port": PORT, "rate": 10, "codec": "g711"})
     with pytest.raises(ConfigError, match="needs auth"):
         Voice(replace(cfg, auth=None), lambda more: None, lambda e: None)
+
+
+def test_the_probe_sends_the_echo_points_with_its_flushes(tmp_path):
+    """WAN lab: no syntraf_voice point reached the database: the echo extended the list of pending lines
+    that the probe's first flush had already replaced."""
+    echo = {"port": PORT + 1, "rate": 10, "codec": "g711"}
+    a = Voice(host_config(tmp_path, "a", echo), lambda more: None, lambda e: None)
+    probe = Probe(host_config(tmp_path, "b", echo), (3, 12), {})
+    flushed: list[str] = []
+
+    async def run() -> None:
+        reflector = asyncio.ensure_future(a.run())
+        probe._start_voice()
+        for _ in range(7):
+            await asyncio.sleep(0.5)
+            flushed.extend(probe.pending)
+            probe.flush()
+        await probe._stop_voice()
+        reflector.cancel()
+        await asyncio.gather(reflector, return_exceptions=True)
+
+    asyncio.run(run())
+    assert any(item.startswith("syntraf_voice,") for item in flushed)

@@ -77,6 +77,8 @@ class _Shim(BaseHTTPRequestHandler):
                 self._reply(response.status)
         except urllib.error.HTTPError as error:
             self._reply(error.code, error.read())
+        except OSError:  # influxd busy or stopping: the probe keeps the points and retries
+            self._reply(503)
 
     def do_GET(self) -> None:  # noqa: N802
         self._reply(200, b'{"status":"pass"}' if self.path == "/health" else b"")
