@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 
 from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.tsdb import export
+from tests.observability import vmalert
 
 pytestmark = pytest.mark.lab
 
@@ -30,15 +30,10 @@ def ctl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def rfc3339(seconds: float) -> str:
-    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(scope="module")
 def deployed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The lab's mesh with alert thresholds on voip (bulk disabled), applied; destroyed afterwards."""
-    if shutil.which("vmalert") is None:
-        pytest.skip("vmalert is not installed (scripts/setup.sh installs victoria-metrics)")
+    vmalert.binary()
     inventory = tmp_path_factory.mktemp("observability") / "inventory"
     shutil.copytree(lab.inventory, inventory)
     main = inventory / "group_vars" / "all" / "main.yml"
@@ -69,22 +64,7 @@ def wait_all_probes_report(lab: Lab, timeout: float = 60) -> None:
 
 def firing(lab: Lab, rules: Path, start: float, end: float) -> list[tuple[float, str, tuple[str, ...]]]:
     """(time, alert, who) of every firing sample vmalert's replay of `rules` over [start, end] writes."""
-    subprocess.run(
-        [
-            shutil.which("vmalert"),
-            f"-rule={rules}",
-            f"-datasource.url={lab.db_url}",
-            f"-remoteWrite.url={lab.db_url}",
-            f"-replay.timeFrom={rfc3339(start)}",
-            f"-replay.timeTo={rfc3339(end)}",
-            "-datasource.queryStep=0s",
-            "-replay.disableProgressBar",
-            "-loggerLevel=ERROR",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    vmalert.replay(rules, lab.db_url, start, end)
     found = []
     for series in export(lab.db_url, '{__name__="ALERTS",alertstate="firing"}', start=start):
         labels = series.labels
