@@ -13,6 +13,7 @@ from syntraf_ctl.observability import promql
 from syntraf_ctl.observability.thresholds import Thresholds, duration
 
 EDGE_DSCP = "group, src, dst, dscp"
+MIN_EVERY_S, MAX_EVERY_S = 10, 30  # alert evaluation: Grafana wants multiples of 10 s; 30 s keeps load low
 DRIFT_FOR = "10m"  # a rolling apply reaches hosts one after the other
 
 
@@ -96,7 +97,9 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
             " refused writes)",
         ),
     ]
-    return {"name": f"syntraf-alerts-{name}", "interval": "30s", "rules": rules}
+    # Evaluated at least as often as `for` (a shorter `for` would act as one interval), 10 s to 30 s.
+    every = duration(min(MAX_EVERY_S, max(MIN_EVERY_S, limits.for_s)))
+    return {"name": f"syntraf-alerts-{name}", "interval": every, "rules": rules}
 
 
 def _host_trouble(loss: str, limit: float) -> str:

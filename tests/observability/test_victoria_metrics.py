@@ -7,12 +7,10 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ import pytest
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.tsdb import export, flush, start_victoria_metrics
 from syntraf_ctl.observability.pack import planned_revisions
-from tests.observability import data
+from tests.observability import data, vmalert
 from tests.observability.conftest import make_inventory
 
 GRAFANA = {"$__range": "600s", "$__interval": "60s", "$group": "g", "$src": "a", "$dst": "b", "$host": "c"}
@@ -147,31 +145,11 @@ def test_recording_rules_keep_sum_lost_over_sum_packets(
 ) -> None:
     """vmalert evaluates the 1-minute recording rules over the stored points (replay mode) and writes them
     back; each minute's loss from the recorded sums equals the raw points' to 1e-9, and so does the whole."""
-    vmalert = shutil.which("vmalert")
-    if vmalert is None:
-        pytest.skip("vmalert is not installed (scripts/setup.sh installs victoria-metrics)")
     rules = tmp_path / "recording.yml"
     rules.write_text(pack_files["rules/syntraf-recording.yml"])
     start, end = store.end_s - data.SECONDS, store.end_s
 
-    def rfc3339(seconds: int) -> str:
-        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    subprocess.run(
-        [
-            vmalert,
-            f"-rule={rules}",
-            f"-datasource.url={store.url}",
-            f"-remoteWrite.url={store.url}",
-            f"-replay.timeFrom={rfc3339(start)}",
-            f"-replay.timeTo={rfc3339(end)}",
-            "-datasource.queryStep=0s",  # the rule group's 1m: its default (5m) would record every 5 min
-            "-loggerLevel=ERROR",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    vmalert.replay(rules, store.url, start, end)
     recorded = {name: {} for name in ("syntraf:lost:sum1m", "syntraf:packets:sum1m")}
     for series in export(store.url, '{__name__=~"syntraf:(lost|packets):sum1m"}', start=start):
         recorded[series.name][(series.labels["src"], series.labels["dst"])] = dict(series.points)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.tsdb import export, flush, start_victoria_metrics
 from syntraf_ctl.observability.pack import planned_revisions
-from tests.observability import data
+from tests.observability import data, vmalert
 from tests.observability.conftest import make_inventory
 
 LENGTH = 300  # seconds of points per scenario
@@ -51,14 +49,10 @@ def lines(start: int, lost: dict[tuple[str, str], int], probes: str, dropping: s
     return result
 
 
-def rfc3339(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def test_each_scenario_fires_exactly_its_alerts(tmp_path: Path, pack_files: dict[str, str]) -> None:
-    vmalert = shutil.which("vmalert")
-    if vmalert is None or shutil.which("victoria-metrics") is None:
-        pytest.skip("needs victoria-metrics and vmalert (scripts/setup.sh installs them)")
+    vmalert.binary()
+    if shutil.which("victoria-metrics") is None:
+        pytest.skip("victoria-metrics is not installed (scripts/setup.sh installs it)")
     plan = compile_inventory(str(make_inventory(tmp_path / "inv")))
     revisions = {host: rev for (host, _), rev in planned_revisions(plan).items()}
     listen = f"127.0.0.1:{25000 + os.getpid() % 20000}"
@@ -75,22 +69,7 @@ def test_each_scenario_fires_exactly_its_alerts(tmp_path: Path, pack_files: dict
         flush(url)
         rules = tmp_path / "alerts.yml"
         rules.write_text(pack_files["rules/syntraf-alerts.yml"])
-        subprocess.run(
-            [
-                vmalert,
-                f"-rule={rules}",
-                f"-datasource.url={url}",
-                f"-remoteWrite.url={url}",
-                f"-replay.timeFrom={rfc3339(first)}",
-                f"-replay.timeTo={rfc3339(starts[-1] + LENGTH)}",
-                "-datasource.queryStep=0s",
-                "-replay.disableProgressBar",
-                "-loggerLevel=ERROR",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        vmalert.replay(rules, url, first, starts[-1] + LENGTH)
         alerts = export(url, '{__name__="ALERTS",alertstate="firing"}', start=first)
     finally:
         database.kill()
