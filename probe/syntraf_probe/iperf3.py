@@ -85,11 +85,12 @@ def _output_flags(version: Version) -> list[str]:
     return ["--json-stream"] if uses_json_stream(version) else ["--forceflush"]
 
 
-def _line_buffered(argv: list[str], version: Version) -> list[str]:
+def _line_buffered(argv: list[str], version: Version, receiving: bool) -> list[str]:
     """Text output sits in stdio's pipe buffer until --forceflush flushes an interval, so 3.12's connect
-    lines would arrive with its first interval; the meter judges a test boundary by them (parse.Connected).
-    stdbuf (coreutils) makes iperf3's stdout line-buffered; --json-stream flushes each event itself."""
-    stdbuf = None if uses_json_stream(version) else shutil.which("stdbuf")
+    lines would arrive with its first interval; the receiver's meter judges a test boundary by them
+    (parse.Connected). stdbuf (coreutils) makes iperf3's stdout line-buffered; --json-stream flushes each
+    event itself, and a sending edge has no meter."""
+    stdbuf = None if uses_json_stream(version) or not receiving else shutil.which("stdbuf")
     return [stdbuf, "-oL", *argv] if stdbuf else argv
 
 
@@ -114,7 +115,7 @@ def build_command(
             argv += ["--time-skew-threshold", str(auth.time_skew_threshold)]
         if edge.pkcs1_padding and version >= PKCS1_SINCE:
             argv.append("--use-pkcs1-padding")
-        return Command(_line_buffered(argv + _output_flags(version), version), env)
+        return Command(_line_buffered(argv + _output_flags(version), version, edge.dst == config.host), env)
 
     argv = [binary, "-c", edge.connect_address, "-p", str(edge.port), "-u"]
     argv += ["-b", str(edge.bandwidth_bps), "-l", str(edge.packet_size)]
@@ -133,7 +134,7 @@ def build_command(
         env["IPERF3_PASSWORD"] = read_password(str(Path(auth.public_keys_dir) / f"{edge.listener}.password"))
     if edge.pkcs1_padding and PKCS1_SINCE <= version < PKCS1_CLIENT_UNTIL:
         argv.append("--use-pkcs1-padding")
-    return Command(_line_buffered(argv + _output_flags(version), version), env)
+    return Command(_line_buffered(argv + _output_flags(version), version, edge.dst == config.host), env)
 
 
 def read_password(path: str) -> str:

@@ -92,6 +92,8 @@ def test_reverse_initiator_on_312(tmp_path):
     assert "-R --rcv-timeout 5000" in text and "--udp-counters-64bit" in text
     assert argv[-1] == "--forceflush" and "--json-stream" not in argv
     assert "--snd-timeout" not in argv  # only the sending side needs it
+    assert argv[:3] == [shutil.which("stdbuf"), "-oL", "/usr/bin/iperf3"]  # its meter reads connect lines
+    assert build_command(cfg, cfg.edges[0], (3, 18), {}).argv[0] == "/usr/bin/iperf3"  # json flushes
 
 
 def test_a_day_long_test_at_tenth_second_intervals_is_cut_to_bound_iperf3_memory(tmp_path):
@@ -107,8 +109,7 @@ def test_listener_binds_own_address_on_312_only(tmp_path):
     cfg = make_config(tmp_path, host="a")
     old = build_command(cfg, cfg.edges[0], (3, 12), {}).argv
     new = build_command(cfg, cfg.edges[0], (3, 18), {}).argv
-    assert old[:7] == [shutil.which("stdbuf"), "-oL", "/usr/bin/iperf3", "-s", "-p", "15001", "-i"]
-    assert new[:2] == ["/usr/bin/iperf3", "-s"]  # --json-stream flushes each event itself
+    assert old[:5] == ["/usr/bin/iperf3", "-s", "-p", "15001", "-i"]  # it sends: no meter, no stdbuf
     assert "-B" in old and old[old.index("-B") + 1] == "198.51.100.11"
     assert "-B" not in new
     assert new[-1] == "--json-stream" and "--forceflush" not in new

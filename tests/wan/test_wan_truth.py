@@ -36,7 +36,13 @@ TEST_DURATION = 10  # s, the smallest the controller accepts: a boundary every 1
 INTERVALS = {"voip": 1.0, "bulk": 0.2}
 PACKETS_PER_SECOND = 50
 MESH_GROUPS = {
-    "voip": {"dscp": "ef", "interval": 1, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
+    "voip": {
+        "dscp": "ef",
+        "interval": 1,
+        "packet_size": 172,
+        "packets_per_second": PACKETS_PER_SECOND,
+        "echo": {"port": 25300, "rate": 10},
+    },
     "bulk": {"dscp": 0, "interval": 0.2, "packet_size": 172, "packets_per_second": PACKETS_PER_SECOND},
 }
 WINDOW = 30.0  # s of each phase: 3 or 4 test boundaries per edge
@@ -197,6 +203,47 @@ def test_duplication_and_reordering_make_lost_a_lower_bound(deployed: Deployed) 
         for key, value in truth.items()
         if not points[key].lost - allowed <= value <= points[key].lost + points[key].out_of_order + allowed
     }
+    assert wrong == {}
+
+
+VOICE = ("rtt_min_ms", "rtt_mean_ms", "echo_lost", "dscp_seen", "remarked_pct", "mos")
+
+
+def test_the_echo_measures_each_paths_rtt_within_2_ms(deployed: Deployed) -> None:
+    """Issue 12: RTT per edge from the probe's echo (group voip); the median of its per-interval minimum."""
+    since = time.time()
+    time.sleep(12)
+    points = deployed.database.points("syntraf_voice", VOICE, since, time.time())
+    rows, wrong = {}, {}
+    for edge in [edge for edge in deployed.edges if edge.group == "voip"]:
+        measured = sorted(row["rtt_min_ms"] for row in points.get(edge.key, []) if row["rtt_min_ms"])
+        rtt = ledger.rtt_ms(deployed.state, edge)
+        median = measured[len(measured) // 2] if measured else None
+        last = points.get(edge.key, [{}])[-1]
+        rows[edge.key] = f"rtt {median} ms of {len(measured)} points, last mos {last.get('mos')}"
+        if median is None or abs(median - rtt) > 2:
+            wrong[edge.key] = rows[edge.key]
+    deployed.report("echo: median per-interval minimum RTT", rows)
+    assert wrong == {}
+
+
+def test_a_remark_of_ef_to_cs0_shows_on_that_path_only_within_one_interval(deployed: Deployed) -> None:
+    since, until = deployed.impaired("a-b", ["remark=ef:cs0"], 5, ["remark=off"])
+    time.sleep(SETTLED + 1)  # a voice point is written a second after its interval
+    points = deployed.database.points("syntraf_voice", VOICE, since - 2, until + 2)
+    remarked = {edge.key for edge in deployed.between("a", "b") if edge.group == "voip"}
+    rows, wrong = {}, {}
+    for edge in [edge for edge in deployed.edges if edge.group == "voip"]:
+        rows[edge.key] = " ".join(
+            f"{row['time'] - since:+.1f}:{row['remarked_pct']}" for row in points.get(edge.key, [])
+        )
+        # a point covers the second before its time: from one interval after the remark began to a round
+        # trip before it ended, every point of that path says 100 %; elsewhere 0 %
+        inside = [row for row in points.get(edge.key, []) if since + 1.0 <= row["time"] <= until - 0.1]
+        expected = 100.0 if edge.key in remarked else 0.0
+        if not inside or any(row["remarked_pct"] != expected for row in inside):
+            wrong[edge.key] = rows[edge.key]
+    deployed.report("remark ef -> cs0 on a-b for 5 s: remarked_pct by time", rows)
     assert wrong == {}
 
 
