@@ -1,7 +1,8 @@
 """Run syntraf's playbooks through ansible-runner's Python API, with live progress and a summary per host.
 
-Everything Ansible needs comes from the repository: `ansible.cfg` (pointed to by ANSIBLE_CONFIG), `roles/`
-and `playbooks/`. Where OpenSSH's client is missing, Ansible connects with Paramiko instead.
+Everything Ansible needs ships inside this package: `ansible.cfg` (pointed to by ANSIBLE_CONFIG) and the
+collection `syntraf.mesh` (its roles, modules and playbooks) under `ansible_collections/`. Where OpenSSH's
+client is missing, Ansible connects with Paramiko instead.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any, Protocol, TextIO
 
 import ansible_runner
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOK_DIR = REPO_ROOT / "playbooks"
-ANSIBLE_CONFIG = REPO_ROOT / "ansible.cfg"
+PACKAGE_DIR = Path(__file__).resolve().parent
+COLLECTION_DIR = PACKAGE_DIR / "ansible_collections" / "syntraf" / "mesh"
+PLAYBOOK_DIR = COLLECTION_DIR / "playbooks"
+ANSIBLE_CONFIG = PACKAGE_DIR / "ansible.cfg"
 
 
 @dataclass
@@ -195,7 +197,7 @@ def run_playbook(
     with tempfile.TemporaryDirectory(prefix="syntraf-runner-") as private_data_dir:
         runner = ansible_runner.run(
             private_data_dir=private_data_dir,
-            project_dir=str(REPO_ROOT),
+            project_dir=str(PACKAGE_DIR),
             playbook=str(PLAYBOOK_DIR / playbook),
             inventory=options.inventory,
             limit=options.limit,

@@ -21,6 +21,7 @@ import yaml
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.tsdb import export
+from syntraf_ctl.runner import ANSIBLE_CONFIG, PLAYBOOK_DIR
 
 pytestmark = pytest.mark.lab
 
@@ -171,18 +172,16 @@ def test_deploy_playbook_by_hand_renders_first_and_agrees_with_apply(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     """What a user runs without syntraf-ctl: the playbook renders on localhost, then has nothing to do."""
-    repo = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
             str(deployment.inventory),
-            "playbooks/deploy.yml",
+            str(PLAYBOOK_DIR / "deploy.yml"),
             "-e",
             f"syntraf_render_dir={tmp_path / 'rendered'}",
         ],
-        cwd=repo,
-        env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
+        env={**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG)},
         capture_output=True,
         text=True,
         timeout=600,
