@@ -21,10 +21,7 @@ from typing import Any, Protocol, TextIO
 
 import ansible_runner
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-COLLECTION_DIR = PACKAGE_DIR / "ansible_collections" / "syntraf" / "mesh"
-PLAYBOOK_DIR = COLLECTION_DIR / "playbooks"
-ANSIBLE_CONFIG = PACKAGE_DIR / "ansible.cfg"
+from syntraf_ctl.assets import ANSIBLE_CONFIG, PACKAGE_DIR, PLAYBOOK_DIR
 
 
 @dataclass
@@ -155,7 +152,11 @@ class EventCollector:
             self.stats = {
                 key: data.get(key) or {} for key in ("ok", "changed", "failures", "dark", "skipped")
             }
-        elif name == "runner_on_ok" and self.collect and data.get("task_action", "").endswith(self.collect):
+        elif (
+            name == "runner_on_ok"
+            and self.collect
+            and self.collect in (data.get("task"), data.get("task_action"))
+        ):
             self.results[data["host"]] = data.get("res", {})
         elif name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failures.append(
@@ -192,7 +193,8 @@ def failure_message(result: dict[str, Any]) -> str:
 def run_playbook(
     playbook: str, options: RunOptions, progress: Progress, collect: str | None = None
 ) -> PlaybookRun:
-    """Run playbooks/<playbook> against the inventory; `collect` names a module whose ok results are kept."""
+    """Run the collection's playbook against the inventory; `collect` names a task or an action (by its
+    full name) whose ok results are kept, the last one per host."""
     collector = EventCollector(progress, collect)
     with tempfile.TemporaryDirectory(prefix="syntraf-runner-") as private_data_dir:
         runner = ansible_runner.run(

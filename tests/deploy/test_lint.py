@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syntraf_ctl.runner import COLLECTION_DIR, PACKAGE_DIR
+from syntraf_ctl.assets import COLLECTION_DIR, PACKAGE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 

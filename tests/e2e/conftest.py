@@ -5,8 +5,10 @@ inventory) for the whole test session, always torn down at the end. Its subnet a
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from syntraf_ctl.lab.preflight import unmet_requirements
 from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 
 LAB_NODES = 3
+REPO = Path(__file__).resolve().parents[2]
 
 
 def require_lab() -> None:
@@ -53,3 +56,31 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(report.state, report.failed_units)
     finally:
         lab_down(name, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """syntraf-ctl as users install it: the wheels of the controller and the probe, built from this
+    checkout and installed into a fresh virtual environment outside it; returns that environment's bin/.
+    The e2e tests run its `syntraf-ctl` from a directory outside the checkout."""
+    require_lab()
+    wheels = tmp_path_factory.mktemp("wheels")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    build = [
+        *pip,
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(wheels),
+        str(REPO),
+        str(REPO / "probe"),
+    ]
+    subprocess.run(build, check=True, cwd=wheels, timeout=600)
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    install = [str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+    subprocess.run(
+        [*install, "--find-links", str(wheels), "syntraf-ctl"], check=True, cwd=wheels, timeout=900
+    )
+    return venv / "bin"

@@ -11,9 +11,9 @@ description:
     directory, and reports the host's clock so the caller can compute ages. Changes nothing.
 options:
   run_dir:
-    description: The probes' runtime directory.
+    description: The probes' runtime directory (the role's syntraf_probe_run_dir).
     type: path
-    default: /run/syntraf
+    required: true
 author: syntraf
 """
 
@@ -66,7 +66,7 @@ def read_states(run_dir):
 
 def main():
     module = AnsibleModule(
-        argument_spec={"run_dir": {"type": "path", "default": "/run/syntraf"}}, supports_check_mode=True
+        argument_spec={"run_dir": {"type": "path", "required": True}}, supports_check_mode=True
     )
     states, errors = read_states(module.params["run_dir"])
     module.exit_json(changed=False, now=time.time(), units=list_units(module), states=states, errors=errors)
