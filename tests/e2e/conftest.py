@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -80,7 +81,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     install = [str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
-    subprocess.run(
-        [*install, "--find-links", str(wheels), "syntraf-ctl"], check=True, cwd=wheels, timeout=900
-    )
+    wheel_files = sorted(str(path) for path in wheels.glob("*.whl"))
+    subprocess.run([*install, "--no-deps", "--no-index", *wheel_files], check=True, cwd=wheels, timeout=900)
+    # The third-party dependencies (ansible-core, ansible-runner, ...) come from this environment: the
+    # registries are not always reachable from the lab machine. syntraf's own code, its collection and
+    # its ansible.cfg come from the wheels only (a .pth line adds no editable finder).
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "syntraf-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv / "bin"

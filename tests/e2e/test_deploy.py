@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,8 @@ INSTALLED: list[Path] = []  # the installed environment's bin/ (the `deployment`
 def ctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The installed `syntraf-ctl` (the wheel, in a fresh environment), run from outside the checkout, as a
     user runs it."""
+    env = dict(os.environ if env is None else env)  # ansible-playbook comes with the dependencies
+    env["PATH"] = os.pathsep.join([str(INSTALLED[0]), str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run(
         [str(INSTALLED[0] / "syntraf-ctl"), *args],
         capture_output=True,
@@ -188,7 +191,7 @@ def test_deploy_playbook_by_hand_from_a_render_agrees_with_apply(
     config = subprocess.run(where, capture_output=True, text=True, check=True).stdout.strip()
     done = subprocess.run(
         [
-            str(INSTALLED[0] / "ansible-playbook"),
+            str(Path(sys.executable).with_name("ansible-playbook")),
             "-i",
             str(deployment.inventory),
             "syntraf.mesh.deploy",
