@@ -8,17 +8,15 @@ comparison sees no change when nothing changed.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import os
 import sys
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -185,21 +183,3 @@ def build(cache_dir: Path | None = None) -> Artifact:
         write_zipapp(files, target)
         prune(target.parent, keep=target)
     return Artifact(path=str(target), digest=digest, requires_python=requires_python)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m syntraf_ctl.artifact`: build the artifact, print it as JSON (for playbooks/deploy.yml)."""
-    parser = argparse.ArgumentParser(prog="python -m syntraf_ctl.artifact", description=main.__doc__)
-    parser.add_argument("--cache-dir", type=Path, default=None, help="default: ~/.cache/syntraf/artifacts")
-    args = parser.parse_args(argv)
-    try:
-        artifact = build(args.cache_dir)
-    except ArtifactError as error:
-        print(f"syntraf artifact: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(asdict(artifact)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
