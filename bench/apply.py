@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark `syntraf-ctl apply` on a fresh 3-host lab (root, Linux): the wall time of a cold apply and of a
-no-op apply, and the number of tasks each host runs for a small and a large mesh (they must be equal: the
-role loops over groups and files, it never grows with the number of edges).
+"""Benchmark `syntraf-ctl apply` on fresh labs of 3 and 9 hosts (root, Linux): the wall time of a cold apply,
+of a no-op apply and of `ansible all -m ping` on the same lab, in the same run, and their ratio (target: a
+no-op apply within 6x the ping); then, on the 3-host lab, the number of tasks each host runs for a small and
+a large mesh (they must be equal: the role's work never grows with the number of edges and peers).
 
-    .venv/bin/python bench/apply.py
+    .venv/bin/python bench/apply.py [--nodes 3 9]
 
-Boots its own lab (named b<pid>, on a free subnet of 203.0.113.0/24 or $SYNTRAF_LAB_SUBNET) and always takes
-it down again.
+Boots its own labs (named b<pid>, on a free subnet of 203.0.113.0/24 or $SYNTRAF_LAB_SUBNET) and always takes
+them down again.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -23,13 +25,28 @@ from pathlib import Path
 import yaml
 
 from syntraf_ctl.artifact import build
-from syntraf_ctl.commands.apply import deploy
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.testlabs import owned_lab_name, up_on_free_subnet
-from syntraf_ctl.runner import PlainProgress
+from syntraf_ctl.pipeline import deploy
+from syntraf_ctl.runner import PlainProgress, ansible_environment
 
 LARGE_GROUPS = 8  # the large mesh: this many groups over the same hosts, 8x the edges per host
+TARGET_RATIO = 6.0  # a no-op apply within this many times `ansible all -m ping`
+
+
+def timed_ping(inventory: Path) -> float:
+    """Wall time of `ansible all -m ping` with syntraf's Ansible settings (connection reuse included)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible")), "all", "-i", str(inventory), "-m", "ping"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ansible_environment()},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"ping failed:\n{done.stdout}{done.stderr}")
+    return time.monotonic() - started
 
 
 def timed_apply(inventory: Path) -> tuple[float, str]:
@@ -73,36 +90,52 @@ def make_large(inventory: Path, target: Path) -> None:
     main.write_text(yaml.safe_dump(settings))
 
 
-def main() -> int:
-    argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    ).parse_args()
+def bench_lab(nodes: int, work: Path, count_tasks: bool) -> bool:
+    """Print the apply and ping figures of a fresh lab of `nodes` hosts as soon as they are measured; True
+    when within the target."""
     name = owned_lab_name("b")
-    work = Path(tempfile.mkdtemp(prefix="syntraf-bench-"))
     try:
-        report = up_on_free_subnet(name, 3, work / "small", say=lambda _: None)
-        small = Path(report.state.inventory_dir)
-        cold = timed_apply(small)
-        noop = timed_apply(small)
-        small_tasks, small_edges = tasks_per_host(small)
-        make_large(small, work / "large")
+        report = up_on_free_subnet(name, nodes, work / f"lab{nodes}", say=lambda _: None)
+        inventory = Path(report.state.inventory_dir)
+        cold = timed_apply(inventory)
+        noop = timed_apply(inventory)
+        ping = timed_ping(inventory)
+        ratio = noop[0] / ping
+        print(f"syntraf-ctl apply on a {nodes}-host lab")
+        print(f"  cold apply (fresh hosts)    {cold[0]:6.1f} s  ({cold[1]})")
+        print(f"  no-op apply                 {noop[0]:6.1f} s  ({noop[1]})")
+        print(f"  ansible all -m ping         {ping:6.1f} s")
+        print(f"  no-op apply / ping          {ratio:6.1f}x  (target <= {TARGET_RATIO:g}x)", flush=True)
+        if not count_tasks:
+            return ratio <= TARGET_RATIO
+        small_tasks, small_edges = tasks_per_host(inventory)
+        make_large(inventory, work / "large")
         large_tasks, large_edges = tasks_per_host(work / "large")
-        subprocess.run(
-            [sys.executable, "-m", "syntraf_ctl.cli", "destroy", "-i", str(work / "large")],
-            capture_output=True,
-        )
     finally:
         lab_down(name, quiet=True)
-        shutil.rmtree(work, ignore_errors=True)
-    print("syntraf-ctl apply on a 3-host lab")
-    print(f"  cold apply (fresh hosts)   {cold[0]:6.1f} s  ({cold[1]})")
-    print(f"  no-op apply                {noop[0]:6.1f} s  ({noop[1]})")
     print(f"  tasks per host, small mesh  {small_tasks}  ({small_edges} edges, 2 groups)")
     print(f"  tasks per host, large mesh  {large_tasks}  ({large_edges} edges, {LARGE_GROUPS} groups)")
-    # (the first host also runs the run-once task that records iperf3 versions on the controller)
     equal = small_tasks == large_tasks
     print(f"  equal per host: {'yes' if equal else 'NO'}")
-    return 0 if equal else 1
+    return equal and ratio <= TARGET_RATIO
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--nodes", type=int, nargs="+", default=[3, 9], help="lab sizes (default: 3 9)")
+    parser.add_argument("--no-tasks", dest="tasks", action="store_false", help="skip the task count")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="syntraf-bench-"))
+    try:
+        results = [
+            bench_lab(nodes, work, count_tasks=index == 0 and args.tasks)
+            for index, nodes in enumerate(args.nodes)
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

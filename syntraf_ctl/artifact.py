@@ -1,30 +1,30 @@
 """The probe artifact: one zipapp holding syntraf_probe and its pure-Python dependencies.
 
-Hosts run it as `/usr/bin/python3 /opt/syntraf/syntraf-probe.pyz --config ...` and need no internet and no
-pip: everything is taken from the controller's own installed environment. The archive is byte-reproducible
-(sorted entries, fixed timestamps and modes), so its content hash names it in the cache and Ansible's checksum
+Hosts run it with the interpreter of the host layout (syntraf_ctl.assets) and need no internet and no pip:
+everything is taken from the controller's own installed environment. The archive is byte-reproducible (sorted
+entries, fixed timestamps and modes), so its content hash names it in the cache and Ansible's checksum
 comparison sees no change when nothing changed.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import os
 import sys
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from syntraf_ctl.assets import host_layout
+
 PROBE_DISTRIBUTION = "syntraf-probe"
-SHEBANG = b"#!/usr/bin/python3\n"
 MAIN = b"import sys\n\nfrom syntraf_probe.cli import main\n\nsys.exit(main())\n"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib")
@@ -116,6 +116,11 @@ def lowest_python(dists: list[importlib.metadata.Distribution]) -> str:
     raise ArtifactError(f"no Python 3 version satisfies the bundled distributions ({specifiers})")
 
 
+@functools.cache
+def collect_once() -> tuple[dict[str, bytes], str]:
+    return collect()
+
+
 def collect() -> tuple[dict[str, bytes], str]:
     dists = required_distributions()
     files: dict[str, bytes] = {"__main__.py": MAIN}
@@ -131,7 +136,7 @@ def write_zipapp(files: dict[str, bytes], target: Path) -> None:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".syntraf-probe-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as raw:
-            raw.write(SHEBANG)
+            raw.write(shebang())
             with zipfile.ZipFile(raw, "w") as archive:
                 for name in sorted(files):
                     info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
@@ -146,8 +151,13 @@ def write_zipapp(files: dict[str, bytes], target: Path) -> None:
         raise
 
 
+def shebang() -> bytes:
+    """The zipapp's first line: the hosts' interpreter."""
+    return f"#!{host_layout().python}\n".encode()
+
+
 def content_digest(files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256(SHEBANG)
+    digest = hashlib.sha256(shebang())
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
@@ -164,29 +174,12 @@ def prune(cache_dir: Path, keep: Path, count: int = 5) -> None:
 
 
 def build(cache_dir: Path | None = None) -> Artifact:
-    """Build the probe zipapp (or reuse the cached one with the same content) and return where it is."""
-    files, requires_python = collect()
+    """Build the probe zipapp (or reuse the cached one with the same content) and return where it is.
+    The sources are read once per process: they do not change under a running command."""
+    files, requires_python = collect_once()
     digest = content_digest(files)
     target = (cache_dir or default_cache_dir()) / f"syntraf-probe-{digest[:16]}.pyz"
     if not target.exists():
         write_zipapp(files, target)
         prune(target.parent, keep=target)
     return Artifact(path=str(target), digest=digest, requires_python=requires_python)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m syntraf_ctl.artifact`: build the artifact, print it as JSON (for playbooks/deploy.yml)."""
-    parser = argparse.ArgumentParser(prog="python -m syntraf_ctl.artifact", description=main.__doc__)
-    parser.add_argument("--cache-dir", type=Path, default=None, help="default: ~/.cache/syntraf/artifacts")
-    args = parser.parse_args(argv)
-    try:
-        artifact = build(args.cache_dir)
-    except ArtifactError as error:
-        print(f"syntraf artifact: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(asdict(artifact)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,10 +7,10 @@ import os
 
 from ansible.errors import AnsibleError
 
-from syntraf_ctl.auth.facts import apply_auth_rule
+from syntraf_ctl.auth.facts import VersionReader, apply_auth_rule, known_versions
 from syntraf_ctl.costs import concurrent_flows
 from syntraf_ctl.inventory import LoadedInventory, error_problem
-from syntraf_ctl.lockfile import lock_path, read_lock
+from syntraf_ctl.lockfile import LockState, lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.plan import Plan, format_bps
@@ -19,11 +19,17 @@ from syntraf_ctl.problems import Problem, ValidationError, display_path
 from syntraf_ctl.render_target import contains
 
 
-def compile_inventory(inventory_path: str, vault_password_file: str | None = None, lock: bool = True) -> Plan:
+def compile_inventory(
+    inventory_path: str,
+    vault_password_file: str | None = None,
+    lock: bool = True,
+    read_versions: VersionReader | None = None,
+) -> Plan:
     """Compile an Ansible inventory (file or directory) into a validated plan.
 
-    With `lock`, ports recorded in the inventory's lock file are kept; without, ports are assigned afresh.
-    Nothing is written. Raises ValidationError listing every problem found.
+    With `lock`, ports and iperf3 versions recorded in the inventory's lock file are kept; without, ports
+    are assigned afresh. `read_versions` asks the hosts whose iperf3 version is not known yet (apply runs
+    Ansible for it). Nothing is written. Raises ValidationError listing every problem found.
     """
     if not os.path.exists(inventory_path):
         raise ValidationError([Problem(inventory_path, "inventory", "", "no such file or directory")])
@@ -39,22 +45,38 @@ def compile_inventory(inventory_path: str, vault_password_file: str | None = Non
         model, problems = build_model(inventory)
     except AnsibleError as error:
         raise ValidationError([error_problem(error, display_path(inventory_path))]) from None
-    # Every stage runs on what is valid so far, so one bad value does not hide the problems of later stages.
-    edges, warnings = compute_edges(model)
-    edges, auth, auth_problems = apply_auth_rule(model, edges, inventory.directory)
-    problems += auth_problems
-    warnings += auth.warnings
-    problems += check_max_bandwidth(model, edges)
     path = lock_path(inventory.directory)
     previous, lock_problems = read_lock(path) if lock else (None, [])
-    locked = previous.ports if previous else {}
-    problems += lock_problems + assign_ports(edges, model.hosts, locked)
+    problems += lock_problems
+    versions = dict(previous.versions) if previous else {}
+    edges, warnings, stage_problems = plan_edges(model, versions, previous)
+    # Hosts are asked only about a valid inventory; what they say changes the auth rule's outcome only.
+    if read_versions and not problems + stage_problems:
+        planned = {uid for edge in edges for uid in (edge.src, edge.dst)}
+        asked = known_versions(versions, [model.hosts[uid] for uid in sorted(planned)], read_versions)
+        if asked != versions:
+            versions = asked
+            edges, warnings, stage_problems = plan_edges(model, versions, previous)
+    problems += stage_problems
     if problems:
         raise ValidationError(problems)
-    kept = count_kept(edges, locked)
-    plan = Plan(model, edges, path, kept, versions_unknown=sorted(auth.unknown), previous=previous)
+    locked = previous.ports if previous else {}
+    plan = Plan(model, edges, path, count_kept(edges, locked), iperf3_versions=versions, previous=previous)
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
+
+
+def plan_edges(
+    model: Model, versions: dict[str, str], previous: LockState | None
+) -> tuple[list[Edge], list[str], list[Problem]]:
+    """The model's edges with the auth rule applied and their ports: (edges, warnings, problems). Every stage
+    runs on what is valid so far, so one bad value does not hide the problems of later stages."""
+    edges, warnings = compute_edges(model)
+    edges, auth, problems = apply_auth_rule(model, edges, versions)
+    warnings += auth.warnings
+    problems += check_max_bandwidth(model, edges)
+    problems += assign_ports(edges, model.hosts, previous.ports if previous else {})
+    return edges, warnings, problems
 
 
 def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:

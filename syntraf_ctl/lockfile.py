@@ -31,6 +31,7 @@ class LockState:
     ports: Locked = field(default_factory=dict)  # listener uid -> edge lock key -> port
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # mesh group -> its traffic settings
     hosts: dict[str, str] = field(default_factory=dict)  # uid of each host in a mesh group -> address
+    versions: dict[str, str] = field(default_factory=dict)  # inventory hostname -> iperf3 version seen
 
 
 def lock_path(inventory_directory: str) -> str:
@@ -59,7 +60,10 @@ def read_lock(path: str) -> tuple[LockState | None, list[Problem]]:
         return None, [_damaged(path, "has a malformed `groups` entry")]
     if not isinstance(hosts, dict) or not all(isinstance(address, str) for address in hosts.values()):
         return None, [_damaged(path, "has a malformed `hosts` entry")]
-    return LockState(ports, groups, hosts), []
+    versions = content.get("iperf3_versions", {})
+    if not isinstance(versions, dict) or not all(isinstance(version, str) for version in versions.values()):
+        return None, [_damaged(path, "has a malformed `iperf3_versions` entry")]
+    return LockState(ports, groups, hosts, versions), []
 
 
 def format_lock(state: LockState) -> str:
@@ -70,6 +74,8 @@ def format_lock(state: LockState) -> str:
         "ports": state.ports,
         "schema": LOCK_SCHEMA,
     }
+    if state.versions:  # older locks (and meshes never deployed) stay byte for byte as they were
+        content["iperf3_versions"] = state.versions
     return json.dumps(content, indent=1, sort_keys=True) + "\n"
 
 

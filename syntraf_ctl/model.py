@@ -51,7 +51,7 @@ HOST_DEFAULTS: dict[str, Any] = {
     "syntraf_spool_max_bytes": 64 * 1024 * 1024,
     "syntraf_log_level": "info",
     "syntraf_iperf3_auth": True,
-    "syntraf_iperf3_version": None,  # recorded by preflight (syntraf_ctl.auth.facts); this overrides it
+    "syntraf_iperf3_version": None,  # overrides what Ansible runs reported (kept in the lock file)
     "syntraf_iperf3_time_skew_threshold": 10,
 }
 HOST_KEYS = ("syntraf_uid", "syntraf_address", "ansible_host", *HOST_DEFAULTS)

@@ -41,8 +41,8 @@ class Plan:
     ports_from_lock: int = 0  # edges whose port the lock file already held (text output only: render's
     # plan.json must not change between a first render and the next)
     warnings: list[str] = field(default_factory=list)
-    versions_unknown: list[str] = field(default_factory=list)  # uids whose iperf3 version the auth rule
-    # needs and nobody recorded yet (playbooks/preflight.yml records them)
+    iperf3_versions: dict[str, str] = field(default_factory=dict)  # inventory hostname -> "3.12", as
+    # Ansible runs reported them (recorded in the lock file)
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
 
     def host_totals(self) -> dict[str, HostTotals]:
@@ -84,7 +84,13 @@ class Plan:
             self.locked_ports(),
             {name: traffic_json(group.traffic) for name, group in enabled.items()},
             {uid: self.model.hosts[uid].address for uid in sorted(self.host_groups())},
+            dict(sorted(self.iperf3_versions.items())),
         )
+
+    def versions_known(self) -> bool:
+        """Whether every host in a mesh group has a known iperf3 version (the deploy needs no preflight)."""
+        hosts = [self.model.hosts[uid] for uid in self.host_groups()]
+        return all(host.iperf3_version or host.name in self.iperf3_versions for host in hosts)
 
     def to_json(self) -> dict[str, Any]:
         totals = self.host_totals()

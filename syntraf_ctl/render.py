@@ -21,7 +21,9 @@ from typing import Any
 import jinja2
 from syntraf_probe.schedule import Schedule
 
+from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.scope import probe_auth_config
+from syntraf_ctl.auth.store import host_files_path
 from syntraf_ctl.lockfile import stage_lock
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
@@ -30,15 +32,11 @@ from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_re
 from syntraf_ctl.topology import schedule, schedule_json
 
 CONFIG_SCHEMA = 1
-CONFIG_DIR = "/etc/syntraf"
-UNIT_DIR = "etc/systemd/system"
-UNIT_SETTINGS = {
-    "user": "syntraf",
-    "python": "/usr/bin/python3",
-    "probe_path": "/opt/syntraf/syntraf-probe.pyz",
-    "config_dir": CONFIG_DIR,
-    "restart_sec": 5,
-}
+HOST_DOCUMENT = "host.json"  # DIR/<host>/host.json: what the role deploys on the host
+HOST_DOCUMENT_SCHEMA = 1
+PROBE_FILE = "syntraf-probe.pyz"  # DIR/syntraf-probe.pyz: the probe artifact the role copies
+UNITS = ("syntraf-probe@.service", "syntraf.target")
+RESTART_SEC = 5
 CONNECT_TIMEOUT_MS = 3000
 _AT_FDCWD = -100  # Linux <fcntl.h>: paths relative to the working directory
 _RENAME_EXCHANGE = 2  # Linux <linux/fs.h>: renameat2() swaps the two paths
@@ -50,6 +48,7 @@ class RenderedTree:
 
     files: dict[str, str] = field(default_factory=dict)
     directories: list[str] = field(default_factory=list)
+    copies: dict[str, str] = field(default_factory=dict)  # relative path -> file to copy (the probe)
 
 
 def _environment() -> jinja2.Environment:
@@ -63,12 +62,16 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def render_plan(plan: Plan) -> RenderedTree:
-    """Every file of every host, DIR/plan.json, and the marker that says DIR is a render."""
+def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
+    """Every file of every host, each host's document, DIR/plan.json, the marker that says DIR is a render,
+    and the probe zipapp `probe` (a path) when given."""
+    layout = host_layout()
     environment = _environment()
-    target = environment.get_template("syntraf.target.j2").render(**UNIT_SETTINGS)
-    unit = environment.get_template("syntraf-probe@.service.j2").render(**UNIT_SETTINGS)
+    settings = {**vars(layout), "restart_sec": RESTART_SEC}
+    units = {name: environment.get_template(f"{name}.j2").render(**settings) for name in UNITS}
     config_template = environment.get_template("probe-config.json.j2")
+    unit_dir = layout.unit_dir.lstrip("/")
+    config_dir = layout.config_dir.lstrip("/")
     tree = RenderedTree()
     edges_of: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for edge in plan.edges:
@@ -77,17 +80,75 @@ def render_plan(plan: Plan) -> RenderedTree:
         edges_of[(edge.dst, edge.group)].append(entry)
     for uid, groups in sorted(plan.host_groups().items()):
         host = plan.model.hosts[uid]
-        tree.files[f"{host.name}/{UNIT_DIR}/syntraf.target"] = target
-        tree.files[f"{host.name}/{UNIT_DIR}/syntraf-probe@.service"] = unit
+        files = [(f"{unit_dir}/{name}", "unit", "root", "0644") for name in UNITS]
+        for name, text in units.items():
+            tree.files[f"{host.name}/{unit_dir}/{name}"] = text
         for group in groups:
             mesh_group = plan.model.groups[group]
             rotation = schedule(mesh_group.members, mesh_group.topology)
             config = probe_config(host, group, edges_of.get((uid, group), []), mesh_group.echo, rotation)
-            tree.files[f"{host.name}{CONFIG_DIR}/{group}.json"] = config_template.render(config=config)
-    tree.directories.extend(f"{name}{CONFIG_DIR}" for name in plan.model.idle_hosts)
+            relative = f"{config_dir}/{group}.json"
+            tree.files[f"{host.name}/{relative}"] = config_template.render(config=config)
+            files.append((relative, f"config:{group}", layout.user, "0640"))
+        document = host_document(host, groups, files)
+        tree.files[f"{host.name}/{HOST_DOCUMENT}"] = format_json(document) + "\n"
+    for name in plan.model.idle_hosts:  # the role removes what syntraf installed there
+        tree.directories.append(f"{name}/{config_dir}")
+        idle = {"schema": HOST_DOCUMENT_SCHEMA, "host": name, "groups": []}
+        tree.files[f"{name}/{HOST_DOCUMENT}"] = format_json(idle) + "\n"
     tree.files[PLAN_FILE] = format_json(plan.to_json()) + "\n"
     tree.files[MARKER] = MARKER_TEXT
+    if probe:
+        tree.copies[PROBE_FILE] = probe
     return tree
+
+
+def host_document(host: Host, groups: list[str], files: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+    """What the role deploys on `host` (its syntraf_files action reads it): the groups to run, the rendered
+    files (relative path, tag, group, mode) with where they go, the directories they need, the token files
+    with the index of their database in the inventory's syntraf_influxdb, whether the host gets iperf3 key
+    files, and what to prune. Everything the role needs is here or in its vars/main.yml, never in both."""
+    layout = host_layout()
+    secret = {"group": layout.user, "mode": "0640"}
+    private = {"group": layout.user, "mode": "0750"}
+    auth_dir = layout.auth_dir
+    return {
+        "schema": HOST_DOCUMENT_SCHEMA,
+        "host": host.uid,
+        "groups": groups,
+        "iperf3_binary": host.iperf3_binary,
+        "time_skew_threshold": host.time_skew_threshold,
+        "probe": PROBE_FILE,
+        "directories": [
+            {"path": layout.config_dir, **private},
+            {"path": layout.secrets_dir, **private},
+            {"path": auth_dir, **private},
+            {"path": f"{auth_dir}/peers", **private},
+            {"path": layout.install_dir, "group": "root", "mode": "0755"},
+        ],
+        "files": [
+            {"source": relative, "target": {"path": f"/{relative}", "tag": tag, "group": group, "mode": mode}}
+            for relative, tag, group, mode in files
+        ],
+        "tokens": [
+            {"index": index, "target": {"path": token_path(database.name), "tag": "token", **secret}}
+            for index, database in enumerate(host.databases)
+        ],
+        "auth": {"path": auth_dir, "files": host_files_path(host.name), "tag": "auth", **secret}
+        if host.auth
+        else None,
+        "prune": [
+            {"directory": layout.config_dir, "pattern": "*.json"},
+            {"directory": layout.secrets_dir, "pattern": "*.token"},
+            {"directory": auth_dir, "pattern": "*"},
+            {"directory": f"{auth_dir}/peers", "pattern": "*"},
+        ],
+    }
+
+
+def token_path(database: str) -> str:
+    """The token file of a database, named after it (a stable name, whatever its place in the list)."""
+    return f"{host_layout().secrets_dir}/{database}.token"
 
 
 def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
@@ -109,6 +170,7 @@ def probe_config(
 ) -> dict[str, Any]:
     """The schema 1 probe config of `host` in `group` (docs/probe-config.md), keys in the documented order;
     a group with an echo adds its `echo`, a rotating group its `schedule`."""
+    layout = host_layout()
     config: dict[str, Any] = {
         "schema": CONFIG_SCHEMA,
         "revision": "",
@@ -128,14 +190,14 @@ def probe_config(
                 "url": database.url,
                 "org": database.org,
                 "bucket": database.bucket,
-                "token_path": f"{CONFIG_DIR}/secrets/influxdb-{index}.token",
+                "token_path": token_path(database.name),
                 "ca_path": database.ca_path,
                 "verify_tls": database.verify_tls,
             }
-            for index, database in enumerate(host.databases)
+            for database in host.databases
         ],
-        "spool": {"directory": f"/var/lib/syntraf/spool/{group}", "max_bytes": host.spool_max_bytes},
-        "state_path": f"/run/syntraf/{group}.state.json",
+        "spool": {"directory": f"{layout.state_dir}/spool/{group}", "max_bytes": host.spool_max_bytes},
+        "state_path": f"{layout.run_dir}/{group}.state.json",
         "log_level": host.log_level,
     }
     if echo is not None:  # optional: configs without an echo stay as they were
@@ -153,8 +215,9 @@ def config_revision(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def render_to(plan: Plan, out_dir: str, before_commit: Callable[[], None] | None = None) -> None:
-    """What `render` and `apply` do: write every host's files to `out_dir` and record the plan in the lock.
+def render_to(plan: Plan, out_dir: str, probe: str, before_commit: Callable[[], None] | None = None) -> None:
+    """What `render` and `apply` do: write every host's files and the probe zipapp `probe` to `out_dir`,
+    and record the plan in the lock.
 
     `out_dir` is a directory render_target accepted. The lock file and the tree are both staged beside their
     targets first, so a failure there (a read-only inventory directory, a full disk) writes nothing; then
@@ -164,7 +227,7 @@ def render_to(plan: Plan, out_dir: str, before_commit: Callable[[], None] | None
     """
     staged_lock = stage_lock(plan.lock_path, plan.lock_state())
     try:
-        staging = stage_tree(render_plan(plan), out_dir)
+        staging = stage_tree(render_plan(plan, probe), out_dir)
         try:
             if before_commit:
                 before_commit()
@@ -204,6 +267,8 @@ def stage_tree(tree: RenderedTree, out_dir: str) -> str:
         for relative, content in tree.files.items():
             with open(os.path.join(staging, relative), "w", encoding="utf-8") as stream:
                 stream.write(content)
+        for relative, source in tree.copies.items():
+            shutil.copyfile(source, os.path.join(staging, relative))
     except BaseException:
         shutil.rmtree(staging)
         raise

@@ -1,7 +1,8 @@
 """Run syntraf's playbooks through ansible-runner's Python API, with live progress and a summary per host.
 
-Everything Ansible needs comes from the repository: `ansible.cfg` (pointed to by ANSIBLE_CONFIG), `roles/`
-and `playbooks/`. Where OpenSSH's client is missing, Ansible connects with Paramiko instead.
+Everything Ansible needs ships inside this package: `ansible.cfg` (pointed to by ANSIBLE_CONFIG) and the
+collection `syntraf.mesh` (its roles, modules and playbooks) under `ansible_collections/`. Where OpenSSH's
+client is missing, Ansible connects with Paramiko instead.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from typing import Any, Protocol, TextIO
 
 import ansible_runner
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOK_DIR = REPO_ROOT / "playbooks"
-ANSIBLE_CONFIG = REPO_ROOT / "ansible.cfg"
+from syntraf_ctl.assets import ANSIBLE_CONFIG, PACKAGE_DIR, PLAYBOOK_DIR
 
 
 @dataclass
@@ -153,7 +152,11 @@ class EventCollector:
             self.stats = {
                 key: data.get(key) or {} for key in ("ok", "changed", "failures", "dark", "skipped")
             }
-        elif name == "runner_on_ok" and self.collect and data.get("task_action", "").endswith(self.collect):
+        elif (
+            name == "runner_on_ok"
+            and self.collect
+            and self.collect in (data.get("task"), data.get("task_action"))
+        ):
             self.results[data["host"]] = data.get("res", {})
         elif name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failures.append(
@@ -190,12 +193,13 @@ def failure_message(result: dict[str, Any]) -> str:
 def run_playbook(
     playbook: str, options: RunOptions, progress: Progress, collect: str | None = None
 ) -> PlaybookRun:
-    """Run playbooks/<playbook> against the inventory; `collect` names a module whose ok results are kept."""
+    """Run the collection's playbook against the inventory; `collect` names a task or an action (by its
+    full name) whose ok results are kept, the last one per host."""
     collector = EventCollector(progress, collect)
     with tempfile.TemporaryDirectory(prefix="syntraf-runner-") as private_data_dir:
         runner = ansible_runner.run(
             private_data_dir=private_data_dir,
-            project_dir=str(REPO_ROOT),
+            project_dir=str(PACKAGE_DIR),
             playbook=str(PLAYBOOK_DIR / playbook),
             inventory=options.inventory,
             limit=options.limit,

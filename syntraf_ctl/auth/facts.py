@@ -1,23 +1,20 @@
-"""Hosts' iperf3 versions as the preflight playbook recorded them, and the auth rule applied to the plan.
+"""Hosts' iperf3 versions, and the auth rule applied to the plan.
 
-The preflight (playbooks/preflight.yml, and every deploy) writes `<inventory dir>/.syntraf-facts.json`:
-`{"schema": 1, "hosts": {"<inventory hostname>": {"iperf3_version": "3.12", "recorded": "..."}}}`. A host
-variable `syntraf_iperf3_version` overrides it (for hosts not reached yet, or to plan ahead of an upgrade).
+The versions come back as results of Ansible runs (`apply` reads the hosts whose version it does not know
+yet, and every deploy reports the versions it saw); the lock file keeps them between runs. A host variable
+`syntraf_iperf3_version` overrides them (for hosts not reached yet, or to plan ahead of an upgrade).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from syntraf_ctl.auth.compat import PairAuth, Version, pair_auth, parse_version
 from syntraf_ctl.messages import name_list
 
-FACTS_FILE = ".syntraf-facts.json"
-FACTS_SCHEMA = 1
+VersionReader = Callable[[list[Any]], dict[str, str]]  # hosts -> inventory hostname -> `iperf3 --version`
 
 
 class EdgeLike(Protocol):
@@ -36,30 +33,6 @@ class AuthPlan:
     unsupported: dict[tuple[str, str, str], str] = field(default_factory=dict)  # edge key -> reason
     warnings: list[str] = field(default_factory=list)
     unknown: set[str] = field(default_factory=set)  # uids whose iperf3 version nobody recorded yet
-
-
-def facts_path(inventory_directory: str) -> str:
-    return os.path.join(inventory_directory, FACTS_FILE)
-
-
-def read_versions(path: str) -> dict[str, str]:
-    """inventory hostname -> recorded iperf3 version text; {} when nothing was recorded yet.
-
-    A damaged file is ignored (it is a cache the next preflight rewrites), never fatal.
-    """
-    try:
-        with open(path, encoding="utf-8") as stream:
-            content = json.load(stream)
-    except (OSError, ValueError):
-        return {}
-    hosts = content.get("hosts") if isinstance(content, dict) else None
-    if not isinstance(hosts, dict):
-        return {}
-    return {
-        str(name): str(entry["iperf3_version"])
-        for name, entry in hosts.items()
-        if isinstance(entry, dict) and entry.get("iperf3_version")
-    }
 
 
 def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) -> AuthPlan:
@@ -83,7 +56,7 @@ def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) ->
             result.pkcs1.add(key)
     if unknown:
         result.warnings.append(
-            f"iperf3 version unknown for {name_list(sorted(unknown))}: run playbooks/preflight.yml (or set "
+            f"iperf3 version unknown for {name_list(sorted(unknown))}: `syntraf-ctl apply` reads it (or set "
             "syntraf_iperf3_version) so mixed 3.12/3.17+ pairs get --use-pkcs1-padding"
         )
     return result
@@ -101,13 +74,39 @@ def host_versions(recorded: dict[str, str], hosts: Iterable[Any]) -> dict[str, V
     return versions
 
 
+def known_versions(
+    recorded: dict[str, str], hosts: Iterable[Any], read: VersionReader | None
+) -> dict[str, str]:
+    """inventory hostname -> iperf3 version ("3.12") of every host: recorded ones, then those `read` finds
+    for the hosts with neither a recorded version nor an override (unreachable hosts stay unknown)."""
+    versions = dict(recorded)
+    missing = [
+        host for host in hosts if not getattr(host, "iperf3_version", None) and host.name not in versions
+    ]
+    for name, text in (read(missing) if read and missing else {}).items():
+        version = version_text(text)
+        if version:  # else iperf3 is missing there: the deploy installs it and reports its version
+            versions[name] = version
+    return versions
+
+
+def version_text(output: str) -> str | None:
+    """`iperf 3.12 (cJSON 1.7.15)` -> "3.12"; None when `output` holds no version."""
+    try:
+        major, minor = parse_version(output)
+    except ValueError:
+        return None
+    return f"{major}.{minor}"
+
+
 def apply_auth_rule(
-    model: Any, edges: list[Any], inventory_directory: str
+    model: Any, edges: list[Any], versions: dict[str, str]
 ) -> tuple[list[Any], AuthPlan, list[Any]]:
     """Mark the edges that need --use-pkcs1-padding, leave out those that cannot authenticate.
 
-    Returns (kept edges, the rule's outcome, problems). Both ends of an edge must agree on
-    syntraf_iperf3_auth: an initiator without credentials cannot reach a listener that requires them.
+    `versions`: inventory hostname -> iperf3 version. Returns (kept edges, the rule's outcome, problems).
+    Both ends of an edge must agree on syntraf_iperf3_auth: an initiator without credentials cannot reach a
+    listener that requires them.
     """
     problems = []
     for listener, initiator in sorted({(e.listener, e.initiator) for e in edges}):
@@ -120,8 +119,9 @@ def apply_auth_rule(
                     f"it {'on' if a.auth else 'off'}: set it once for all hosts (group_vars/all)",
                 )
             )
-    versions = host_versions(read_versions(facts_path(inventory_directory)), model.hosts.values())
-    rule = plan_auth([e for e in edges if model.hosts[e.listener].auth], versions)
+    rule = plan_auth(
+        [e for e in edges if model.hosts[e.listener].auth], host_versions(versions, model.hosts.values())
+    )
     for edge in edges:
         edge.pkcs1_padding = edge.key in rule.pkcs1
     return [e for e in edges if e.key not in rule.unsupported], rule, problems

@@ -10,16 +10,23 @@ import os
 import sys
 from typing import Any
 
+import yaml
+
+from syntraf_ctl.auth.scope import host_files
 from syntraf_ctl.auth.store import (
+    AuthStore,
     StoreError,
     empty_store,
     ensure_hosts,
     forget_git_ignore,
+    host_files_path,
     ignore_in_git,
     is_encrypted_file,
     load_store,
+    read_private,
     save_store,
     store_path,
+    write_private,
 )
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.problems import display_path
@@ -42,6 +49,7 @@ def prepare_material(plan: Any, vault_password_file: str | None) -> list[str]:
         encrypted = bool(vault_password_file)
         if added:
             notes.append(f"new iperf3 authentication material for {name_list(added)} in {display_path(path)}")
+    write_host_files(plan, store, os.path.dirname(plan.lock_path), vault_password_file)
     if encrypted:
         forget_git_ignore(path)
     elif store.generations[store.active].hosts:
@@ -52,6 +60,28 @@ def prepare_material(plan: Any, vault_password_file: str | None) -> list[str]:
             f"`ansible-vault encrypt {display_path(path)}` and pass --vault-password-file to keep it in git"
         )
     return notes
+
+
+def write_host_files(plan: Any, store: AuthStore, base: str, vault_password_file: str | None) -> None:
+    """Write each authenticating host's iperf3 key files (name -> content, what the role installs under
+    the host's auth directory) to `base`/host_files_path(host), and delete those of other hosts. A file whose
+    content did not change is left alone (an encrypted one would differ at every write), unless it is to be
+    encrypted and is not yet."""
+    pairs = {(edge.listener, edge.initiator) for edge in plan.edges}
+    wanted = {}
+    for uid in authenticating_hosts(plan):
+        name = plan.model.hosts[uid].name
+        text = yaml.safe_dump(host_files(store, pairs, uid), default_style="|", sort_keys=True)
+        wanted[os.path.join(base, host_files_path(name))] = text
+    for path, text in wanted.items():
+        stale = read_private(path, vault_password_file) != text
+        if stale or (vault_password_file and not is_encrypted_file(path)):
+            write_private(path, text, vault_password_file)
+    directory = os.path.dirname(os.path.join(base, host_files_path("x")))
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        path = os.path.join(directory, name)
+        if path not in wanted:
+            os.unlink(path)
 
 
 def authenticating_hosts(plan: Any) -> list[str]:
@@ -95,15 +125,12 @@ def prepare_or_report(plan: Any, vault_password_file: str | None) -> bool:
     return True
 
 
-def material_for_check(plan: Any, vault_password_file: str | None, directory: str) -> str | None:
-    """For `apply --check`: the store the real apply would use, written into `directory` (the run's private
-    temporary directory, deleted afterwards) when the one beside the inventory lacks hosts; None when that
-    one will do. Nothing beside the inventory is written. Raises StoreError."""
+def material_for_check(plan: Any, vault_password_file: str | None, directory: str) -> str:
+    """For `apply --check`: the hosts' key files the real apply would install, written under `directory`
+    (the run's private temporary directory, deleted afterwards), which is returned as the base the role
+    reads them from. Nothing beside the inventory is written. Raises StoreError."""
     path = store_path(os.path.dirname(plan.lock_path))
     store = load_store(path, vault_password_file) or empty_store()
-    added, removed = ensure_hosts(store, authenticating_hosts(plan))
-    if not added and not removed:
-        return None
-    check_path = os.path.join(directory, "iperf3-auth.yml")
-    save_store(store, check_path, vault_password_file)
-    return check_path
+    ensure_hosts(store, authenticating_hosts(plan))
+    write_host_files(plan, store, directory, None)
+    return directory

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.material import pair_password, users_file
 from syntraf_ctl.auth.store import AuthStore
 
-AUTH_DIR = "/etc/syntraf/auth"
 PRIVATE_KEY = "listener.pem"
 USERS_FILE = "users.csv"
 PEERS_DIR = "peers"
@@ -43,8 +43,8 @@ def accepted_generations(store: AuthStore) -> list[int]:
 
 
 def host_files(store: AuthStore, pairs: Iterable[tuple[str, str]], uid: str) -> dict[str, str]:
-    """Files of host `uid` under AUTH_DIR (relative path -> content), for the (listener, initiator) pairs
-    of the plan's edges."""
+    """Files of host `uid` under its auth directory (relative path -> content), for the (listener,
+    initiator) pairs of the plan's edges."""
     pairs = set(pairs)
     current = key_generation(store)
     files: dict[str, str] = {}
@@ -70,10 +70,11 @@ def probe_auth_config(uid: str, enabled: bool, time_skew_threshold: int) -> dict
     """The `auth` object of a host's probe config (docs/probe-config.md): paths only, never a secret."""
     if not enabled:
         return None
+    auth_dir = host_layout().auth_dir
     return {
         "time_skew_threshold": time_skew_threshold,
-        "private_key_path": f"{AUTH_DIR}/{PRIVATE_KEY}",
-        "authorized_users_path": f"{AUTH_DIR}/{USERS_FILE}",
+        "private_key_path": f"{auth_dir}/{PRIVATE_KEY}",
+        "authorized_users_path": f"{auth_dir}/{USERS_FILE}",
         "username": username(uid),
-        "public_keys_dir": f"{AUTH_DIR}/{PEERS_DIR}",
+        "public_keys_dir": f"{auth_dir}/{PEERS_DIR}",
     }

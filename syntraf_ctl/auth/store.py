@@ -70,6 +70,12 @@ def store_path(inventory_directory: str) -> str:
     return os.path.join(inventory_directory, STORE_DIR, STORE_FILE)
 
 
+def host_files_path(name: str) -> str:
+    """Where a host's iperf3 key files (what the role installs) are kept, relative to the inventory
+    directory: beside the store, under the same protection (vault, or git-ignored)."""
+    return f"{STORE_DIR}/hosts/{name}.yml"
+
+
 def empty_store() -> AuthStore:
     return AuthStore(1, {1: Generation(_now())})
 
@@ -185,6 +191,17 @@ def parse_store(text: str, source: str) -> AuthStore:
 
 def load_store(path: str, vault_password_file: str | None = None) -> AuthStore | None:
     """The store at `path`, decrypted with the vault password if it is encrypted; None if there is none."""
+    text = read_private(path, vault_password_file)
+    return None if text is None else parse_store(text, path)
+
+
+def save_store(store: AuthStore, path: str, vault_password_file: str | None = None) -> None:
+    """Write the store atomically, mode 0600 in a 0700 directory; vault-encrypted when a password is given."""
+    write_private(path, format_store(store), vault_password_file)
+
+
+def read_private(path: str, vault_password_file: str | None = None) -> str | None:
+    """A file written by write_private, decrypted if it is encrypted; None if there is none."""
     try:
         with open(path, "rb") as stream:
             raw = stream.read()
@@ -203,15 +220,15 @@ def load_store(path: str, vault_password_file: str | None = None) -> AuthStore |
             raw = _vault(vault_password_file).decrypt(raw)
         except AnsibleError as error:
             raise StoreError(f"{path}: cannot decrypt with the given vault password: {error}") from None
-    return parse_store(raw.decode("utf-8"), path)
+    return raw.decode("utf-8")
 
 
-def save_store(store: AuthStore, path: str, vault_password_file: str | None = None) -> None:
-    """Write the store atomically, mode 0600 in a 0700 directory; vault-encrypted when a password is given."""
+def write_private(path: str, text: str, vault_password_file: str | None = None) -> None:
+    """Write `text` atomically, mode 0600 in a 0700 directory; vault-encrypted when a password is given."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
-    data = format_store(store).encode("utf-8")
+    data = text.encode("utf-8")
     if vault_password_file:
         data = _vault(vault_password_file).encrypt(data)
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp creates it 0600

@@ -1,4 +1,5 @@
-"""`syntraf-ctl render`: compile the inventory, write every host's files under DIR and the lock file.
+"""`syntraf-ctl render`: compile the inventory, write every host's document and files and the probe zipapp
+under DIR (what `ansible-playbook syntraf.mesh.deploy -e syntraf_render_dir=DIR` deploys), and the lock file.
 
 Every check (the output directory, the inventory, the destruction rule, a writable lock file) runs before
 anything is written, key material included (docs/refused.md).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from syntraf_ctl.artifact import ArtifactError, build
 from syntraf_ctl.auth.prepare import announce_material
 from syntraf_ctl.auth.store import StoreError
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
@@ -48,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if refused_without_consent(plan, changes, args):
             return EXIT_INVALID
-        render_to(plan, target, lambda: announce_material(plan, args.vault_password_file))
+        probe = build().path
+        render_to(plan, target, probe, lambda: announce_material(plan, args.vault_password_file))
+    except ArtifactError as error:
+        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
+        return 1
     except (StoreError, OSError) as error:
         return report_write_error(error)
     for warning in plan.warnings:

@@ -31,10 +31,10 @@ from syntraf_ctl.auth.store import (
     store_path,
     switch_rotation,
 )
-from syntraf_ctl.commands.apply import deploy
 from syntraf_ctl.commands.render import report_write_error
-from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.compile import add_inventory_arguments
 from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
+from syntraf_ctl.pipeline import compile_for_deploy, deploy
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
 from syntraf_ctl.runner import add_run_arguments, print_summary, progress_for
@@ -67,7 +67,7 @@ def switch_wait(plan: Plan) -> float:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
+        plan = compile_for_deploy(args)
     except ValidationError as error:
         return report(error)
     try:

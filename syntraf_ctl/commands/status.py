@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         "status.yml",
         options_from_args(args),
         PlainProgress(sys.stderr, only_failures=True),
-        "syntraf_probe_status",
+        "syntraf.mesh.syntraf_probe_status",
     )
     failures = {
         failure.host: failure.message for failure in result.failures if failure.host not in result.results

@@ -30,7 +30,7 @@ _GONE_KEYS: dict[str, dict[str, str]] = {
     "GLOBAL": {
         "IPERF3_BINARY_PATH": "the install role puts iperf3 on every host at a known path",
         "IPERF3_TEMP_DIRECTORY": "iperf3 output is read from a pipe (the original stopped using it in 2023)",
-        "IPERF3_RSA_KEY_DIRECTORY": "iperf3 keys are per host, under /etc/syntraf/auth, deployed by the role",
+        "IPERF3_RSA_KEY_DIRECTORY": "iperf3 keys are per host, made by syntraf-ctl and deployed by the role",
         "WATCHDOG_CHECK_RATE": "systemd restarts the probe and the probe restarts iperf3 with backoff",
         "LOG_TO": _LOGS,
         "LOG_MAX_SIZE_PER_FILE_MB": _LOGS,

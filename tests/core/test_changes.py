@@ -135,7 +135,10 @@ def test_long_lists_of_names_are_summarised(tmp_path, monkeypatch, capsys):
     )
     assert main(["plan", "-i", "inv"]) == 0
     text = capsys.readouterr().out
-    assert "iperf3 version unknown for h00, h01, h02, h03, h04 and 7 more (12 in all): run" in text
+    assert (
+        "iperf3 version unknown for h00, h01, h02, h03, h04 and 7 more (12 in all): `syntraf-ctl apply` reads"
+        in text
+    )
     assert "hosts in no mesh group: i00, i01, i02, i03, i04 and 7 more (12 in all)" in text
     assert main(["render", "-i", "inv", "-o", "out"]) == 0
     assert "new iperf3 authentication material for h00, h01, h02, h03, h04 and 7 more (12 in all)" in (

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from syntraf_ctl.auth.prepare import material_for_check
 from syntraf_ctl.auth.store import load_store
@@ -82,16 +83,18 @@ def test_apply_check_writes_no_key_material_and_no_lock(repo):
     assert snapshot(repo / "inv") == before
 
 
-def test_the_check_store_has_every_planned_host_and_lives_in_the_given_directory(repo, tmp_path):
+def test_the_check_key_files_cover_every_planned_host_and_live_in_the_given_directory(repo, tmp_path):
     assert main(["render", "-i", "inv", "-o", "out"]) == 0
     work = tmp_path / "work"
     work.mkdir()
-    assert material_for_check(compile_inventory("inv"), None, str(work)) is None  # the store will do
     (repo / "inv/hosts.yml").write_text(REVIEW_HOSTS.replace("}}}}}", "}, a4: {ansible_host: 127.0.0.4}}}}}"))
     before = STORE.read_bytes()
-    path = material_for_check(compile_inventory("inv"), None, str(work))
-    assert path == str(work / "iperf3-auth.yml")
-    store = load_store(path)
-    assert sorted(store.generations[store.active].hosts) == ["a1", "a2", "a3", "a4"]
-    assert store.material(store.active, "a1") == load_store(str(STORE)).material(store.active, "a1")
+    base = material_for_check(compile_inventory("inv"), None, str(work))
+    assert base == str(work)
+    written = {path.name for path in (work / ".syntraf-secrets/hosts").iterdir()}
+    assert written == {"a1.yml", "a2.yml", "a3.yml", "a4.yml"}
+    files = yaml.safe_load((work / ".syntraf-secrets/hosts/a1.yml").read_text())
+    store = load_store(str(STORE))
+    assert files["listener.pem"] == store.material(store.active, "a1").private_key
+    assert not (repo / "inv/.syntraf-secrets/hosts/a4.yml").exists()
     assert STORE.read_bytes() == before

@@ -13,7 +13,7 @@ import pytest
 from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import LOCK_NAME
-from syntraf_ctl.render import config_revision, render_plan, write_tree
+from syntraf_ctl.render import PROBE_FILE, config_revision, render_plan, write_tree
 
 from .conftest import mesh_hosts
 
@@ -40,7 +40,12 @@ def golden_render(tmp_path):
 
 
 def files_under(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every rendered file but the probe zipapp (its bytes follow the probe's sources, not the plan)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != PROBE_FILE
+    }
 
 
 def test_render_matches_golden_files(golden_render):
@@ -48,7 +53,7 @@ def test_render_matches_golden_files(golden_render):
     expected_dir = GOLDEN / "expected"
     if os.environ.get("SYNTRAF_UPDATE_GOLDEN"):
         shutil.rmtree(expected_dir, ignore_errors=True)
-        shutil.copytree(out, expected_dir)
+        shutil.copytree(out, expected_dir, ignore=shutil.ignore_patterns(PROBE_FILE))
     rendered, expected = files_under(out), files_under(expected_dir)
     assert sorted(rendered) == sorted(expected)
     for path, content in expected.items():
@@ -57,10 +62,22 @@ def test_render_matches_golden_files(golden_render):
         )
 
 
-def test_host_in_no_group_gets_an_empty_config_directory(golden_render):
+def test_host_in_no_group_gets_an_empty_config_directory_and_a_document_with_no_group(golden_render):
     _, out = golden_render
     assert (out / "idle-1/etc/syntraf").is_dir()
-    assert not list((out / "idle-1").rglob("*.*"))
+    assert [path.name for path in (out / "idle-1").rglob("*.*")] == ["host.json"]
+    assert json.loads((out / "idle-1/host.json").read_text())["groups"] == []
+
+
+def test_render_carries_the_probe_zipapp_and_each_host_document_names_every_rendered_file(golden_render):
+    _, out = golden_render
+    assert (out / PROBE_FILE).read_bytes().startswith(b"#!/usr/bin/python3\n")
+    for host in ("mtl-1", "qc-3", "tor-1", "van-1"):
+        document = json.loads((out / host / "host.json").read_text())
+        rendered = {str(p.relative_to(out / host)) for p in (out / host / "etc").rglob("*") if p.is_file()}
+        assert {entry["source"] for entry in document["files"]} == rendered
+        for entry in document["files"]:
+            assert entry["target"]["path"] == "/" + entry["source"]
 
 
 def test_render_is_byte_identical_and_writes_no_secret(golden_render, tmp_path):
@@ -90,8 +107,8 @@ def test_probe_config_follows_schema_1(golden_render):
             assert list(edge) == [*EDGE_KEYS, "src_address", "dst_address", "pkcs1_padding"]
         assert config["spool"]["directory"] == f"/var/lib/syntraf/spool/{group}"
         assert config["state_path"] == f"/run/syntraf/{group}.state.json"
-        for index, database in enumerate(config["databases"]):
-            assert database["token_path"] == f"/etc/syntraf/secrets/influxdb-{index}.token"
+        for database in config["databases"]:  # token files by the database's name, not its place
+            assert database["token_path"] == f"/etc/syntraf/secrets/{database['name']}.token"
             assert "token" not in database
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from syntraf_ctl.artifact import SHEBANG, build, lowest_python, required_distributions
+from syntraf_ctl.artifact import build, lowest_python, required_distributions, shebang
 
 
 def test_two_builds_are_byte_identical_and_cached_by_content(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_two_builds_are_byte_identical_and_cached_by_content(tmp_path: Path) -> 
 
 def test_holds_the_probe_and_its_pure_python_dependencies_only(tmp_path: Path) -> None:
     artifact = build(tmp_path)
-    assert Path(artifact.path).read_bytes().startswith(SHEBANG)
+    assert Path(artifact.path).read_bytes().startswith(shebang())
     names = zipfile.ZipFile(artifact.path).namelist()
     assert "__main__.py" in names
     for package in ("syntraf_probe/", "influxdb_client/", "urllib3/", "reactivex/", "certifi/", "dateutil/"):

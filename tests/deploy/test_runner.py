@@ -26,7 +26,9 @@ def test_status_playbook_collects_results_and_tells_failed_from_unreachable(tmp_
         "gone ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh\n"
     )
     log = io.StringIO()
-    run = run_playbook("status.yml", RunOptions(str(inventory)), PlainProgress(log), "syntraf_probe_status")
+    run = run_playbook(
+        "status.yml", RunOptions(str(inventory)), PlainProgress(log), "syntraf.mesh.syntraf_probe_status"
+    )
     assert set(run.results) == {"here"}
     assert isinstance(run.results["here"]["now"], float) and run.results["here"]["states"] == []
     assert run.hosts["here"].healthy and run.hosts["here"].ok >= 1

@@ -5,8 +5,11 @@ inventory) for the whole test session, always torn down at the end. Its subnet a
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ from syntraf_ctl.lab.preflight import unmet_requirements
 from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 
 LAB_NODES = 3
+REPO = Path(__file__).resolve().parents[2]
 
 
 def require_lab() -> None:
@@ -53,3 +57,35 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(report.state, report.failed_units)
     finally:
         lab_down(name, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """syntraf-ctl as users install it: the wheels of the controller and the probe, built from this
+    checkout and installed into a fresh virtual environment outside it; returns that environment's bin/.
+    The e2e tests run its `syntraf-ctl` from a directory outside the checkout."""
+    require_lab()
+    wheels = tmp_path_factory.mktemp("wheels")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    build = [
+        *pip,
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        str(wheels),
+        str(REPO),
+        str(REPO / "probe"),
+    ]
+    subprocess.run(build, check=True, cwd=wheels, timeout=600)
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    install = [str(venv / "bin/python"), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+    wheel_files = sorted(str(path) for path in wheels.glob("*.whl"))
+    subprocess.run([*install, "--no-deps", "--no-index", *wheel_files], check=True, cwd=wheels, timeout=900)
+    # The third-party dependencies (ansible-core, ansible-runner, ...) come from this environment: the
+    # registries are not always reachable from the lab machine. syntraf's own code, its collection and
+    # its ansible.cfg come from the wheels only (a .pth line adds no editable finder).
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "syntraf-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv / "bin"

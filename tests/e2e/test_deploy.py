@@ -29,10 +29,21 @@ MEASURED_WITHIN = 30.0  # seconds after apply returns, every planned edge has an
 MAX_GAP = 3.5  # seconds between consecutive points of a 1 s interval edge that kept measuring
 
 
+INSTALLED: list[Path] = []  # the installed environment's bin/ (the `deployment` fixture sets it)
+
+
 def ctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The real command line, as a user runs it."""
+    """The installed `syntraf-ctl` (the wheel, in a fresh environment), run from outside the checkout, as a
+    user runs it."""
+    env = dict(os.environ if env is None else env)  # ansible-playbook comes with the dependencies
+    env["PATH"] = os.pathsep.join([str(INSTALLED[0]), str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run(
-        [sys.executable, "-m", "syntraf_ctl.cli", *args], capture_output=True, text=True, timeout=600, env=env
+        [str(INSTALLED[0] / "syntraf-ctl"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=INSTALLED[0].parent,
     )
 
 
@@ -102,7 +113,8 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(lab: Lab, installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    INSTALLED[:] = [installed]
     inventory = tmp_path_factory.mktemp("deploy") / "inventory"
     shutil.copytree(lab.inventory, inventory)
     try:
@@ -167,28 +179,31 @@ def test_second_apply_changes_nothing(deployment: Deployment) -> None:
         assert f"{host}" in done.stdout and "changed=0" in done.stdout
 
 
-def test_deploy_playbook_by_hand_renders_first_and_agrees_with_apply(
+def test_deploy_playbook_by_hand_from_a_render_agrees_with_apply(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    """What a user runs without syntraf-ctl: the playbook renders on localhost, then has nothing to do."""
-    repo = Path(__file__).resolve().parents[2]
+    """What a user runs without apply: `syntraf-ctl render`, then the collection's deploy playbook by its
+    name, which finds everything in the render and has nothing to do."""
+    rendered = tmp_path / "rendered"
+    assert ctl("render", "-i", str(deployment.inventory), "-o", str(rendered)).returncode == 0
+    python = str(INSTALLED[0] / "python")
+    where = [python, "-c", "import syntraf_ctl.assets as a; print(a.ANSIBLE_CONFIG)"]
+    config = subprocess.run(where, capture_output=True, text=True, check=True).stdout.strip()
     done = subprocess.run(
         [
-            str(Path(sys.executable).parent / "ansible-playbook"),
+            str(Path(sys.executable).with_name("ansible-playbook")),
             "-i",
             str(deployment.inventory),
-            "playbooks/deploy.yml",
+            "syntraf.mesh.deploy",
             "-e",
-            f"syntraf_render_dir={tmp_path / 'rendered'}",
+            f"syntraf_render_dir={rendered}",
         ],
-        cwd=repo,
-        env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
+        env={**os.environ, "ANSIBLE_CONFIG": config},
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert (tmp_path / "rendered/plan.json").is_file()
     recap = done.stdout[done.stdout.index("PLAY RECAP") :]
     changed, task = [], ""
     for line in done.stdout.splitlines():
@@ -322,7 +337,7 @@ def test_status_connects_with_paramiko_where_there_is_no_ssh_client(
 ) -> None:
     # A PATH without ssh: the runner must fall back to Paramiko (the lab's host keys are new at every boot).
     env = {
-        "PATH": str(Path(sys.executable).parent),
+        "PATH": str(INSTALLED[0]),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "HOME": str(tmp_path),
     }

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_requirements
 from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 from syntraf_ctl.lab.tsdb import export
-from syntraf_ctl.runner import PLAYBOOK_DIR, ansible_environment
+from syntraf_ctl.runner import ansible_environment
 
 pytestmark = pytest.mark.lab
 
@@ -44,14 +45,19 @@ def ctl(*args: str) -> subprocess.CompletedProcess:
 
 
 def playbook(inventory: Path, name: str) -> subprocess.CompletedProcess:
-    """ansible-playbook as a user runs it by hand, with the repository's ansible.cfg."""
-    command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        str(inventory),
-        str(PLAYBOOK_DIR / name),
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=ansible_environment())
+    """ansible-playbook as a user runs it by hand: the collection's playbook on a render of `inventory`."""
+    with tempfile.TemporaryDirectory(prefix="syntraf-render-") as work:
+        done = ctl("render", "-i", str(inventory), "-o", work)
+        assert done.returncode == 0, done.stdout + done.stderr
+        command = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            f"syntraf.mesh.{name}",
+            "-e",
+            f"syntraf_render_dir={work}",
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600, env=ansible_environment())
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float, explain: Callable[[], str] = str) -> None:
@@ -297,7 +303,7 @@ def test_a_host_whose_clock_is_off_fails_preflight_with_its_name_and_offset(secu
     shim = f'#!/bin/sh\nexec /usr/bin/date -d "@$(( $(/usr/bin/date +%s) + {SKEW} ))" "$@"\n'
     secured.sh("lab2", "cat > /usr/local/bin/date && chmod 755 /usr/local/bin/date", input=shim)
     try:
-        done = playbook(secured.inventory, "preflight.yml")
+        done = playbook(secured.inventory, "preflight")
     finally:
         secured.sh("lab2", "rm -f /usr/local/bin/date")
     assert done.returncode != 0

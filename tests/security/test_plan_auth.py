@@ -28,9 +28,8 @@ all:
 @pytest.fixture
 def inventory(tmp_path: Path) -> Path:
     (tmp_path / "hosts.yml").write_text(HOSTS)
-    facts = {"schema": 1, "hosts": {"old": {"iperf3_version": "3.12"}, "deb13": {"iperf3_version": "3.18"},
-                                     "new": {"iperf3_version": "3.12"}}}  # fmt: skip
-    (tmp_path / ".syntraf-facts.json").write_text(json.dumps(facts))
+    lock = {"schema": 1, "ports": {}, "iperf3_versions": {"old": "3.12", "deb13": "3.18", "new": "3.12"}}
+    (tmp_path / ".syntraf.lock.json").write_text(json.dumps(lock))  # what an earlier apply saw
     return tmp_path
 
 
@@ -82,11 +81,23 @@ def test_auth_must_agree_on_both_ends_and_a_bad_version_is_a_problem(tmp_path):
     )
 
 
-def test_a_damaged_facts_file_is_ignored_with_the_unknown_versions_warning(tmp_path):
+def test_versions_unknown_are_read_from_the_hosts_once_and_unreachable_ones_stay_unknown(tmp_path):
     (tmp_path / "hosts.yml").write_text(
         textwrap.dedent(HOSTS).replace(', syntraf_iperf3_version: "3.21"', "")
     )
-    (tmp_path / ".syntraf-facts.json").write_text("{not json")
-    plan = compile_inventory(str(tmp_path))
-    assert len(plan.edges) == 6 and not any(e.pkcs1_padding for e in plan.edges)
-    assert any(w.startswith("iperf3 version unknown for deb13, new, old") for w in plan.warnings)
+    asked = []
+
+    def read(hosts):  # what apply's preflight run returns: `iperf3 --version` per reachable host
+        asked.append(sorted(host.name for host in hosts))
+        return {"old": "iperf 3.12 (cJSON 1.7.15)", "deb13": "iperf 3.18 (cJSON 1.7.15)"}
+
+    plan = compile_inventory(str(tmp_path), read_versions=read)
+    assert asked == [["deb13", "new", "old"]]
+    assert plan.iperf3_versions == {"old": "3.12", "deb13": "3.18"}
+    assert plan.lock_state().versions == {"deb13": "3.18", "old": "3.12"}
+    assert any(e.pkcs1_padding for e in plan.edges)  # old (3.12) and deb13 (3.18) pad
+    assert any(w.startswith("iperf3 version unknown for new") for w in plan.warnings)
+    assert not plan.versions_known()
+    plain = compile_inventory(str(tmp_path))  # plan and render never contact a host
+    assert len(plain.edges) == 6 and not any(e.pkcs1_padding for e in plain.edges)
+    assert any(w.startswith("iperf3 version unknown for deb13, new, old") for w in plain.warnings)

@@ -1,0 +1,162 @@
+#!/usr/bin/python
+"""Ansible module: lay down a syntraf host's whole file set in one run (the syntraf_files action sends it)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: syntraf_files
+short_description: Write every file syntraf puts on a host, and remove the ones no longer planned
+description:
+  - One module run per host, whatever the number of groups, edges and peers, so a deploy that changes
+    nothing costs the same on a large mesh as on a small one. Use it through the syntraf_files action,
+    which reads the host's document rendered by syntraf-ctl and adds the secrets.
+  - Files are owned by root, written atomically, and rewritten only when their content, mode or group
+    differ. Secret files are never shown in diffs and their content is never returned.
+options:
+  directories:
+    description: Directories to create (path, group, mode), parents first.
+    type: list
+    elements: dict
+    default: []
+  files:
+    description: Files to write (path, content, group, mode, tag).
+    type: list
+    elements: dict
+    default: []
+  secret_files:
+    description: Like C(files), for secrets (their content is masked in every output).
+    type: list
+    elements: dict
+    default: []
+  prune:
+    description: Remove files matching C(pattern) directly in C(directory) that are not in the file set.
+    type: list
+    elements: dict
+    default: []
+author: syntraf
+"""
+
+RETURN = r"""
+changed_tags: {description: tags of the files written, sorted, type: list, returned: always}
+removed: {description: files removed, type: list, returned: always}
+"""
+
+import fnmatch  # noqa: E402 (Ansible modules put their documentation first)
+import grp  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+FILE_SPEC = {
+    "path": {"type": "path", "required": True},
+    "content": {"type": "str", "required": True},
+    "group": {"type": "str", "required": True},
+    "mode": {"type": "str", "required": True},
+    "tag": {"type": "str", "default": ""},
+}
+SECRET_SPEC = dict(FILE_SPEC, content={"type": "str", "required": True, "no_log": True})
+
+
+def gid_of(group, check_mode):
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        if check_mode:
+            return None  # the group a real run creates first
+        raise
+
+
+def differs(path, content, gid, mode):
+    try:
+        status = os.stat(path)
+        with open(path, "rb") as stream:
+            current = stream.read()
+    except OSError:
+        return True, ""
+    same = (
+        current == content and status.st_gid == gid and status.st_mode & 0o7777 == mode and not status.st_uid
+    )
+    return not same, current.decode("utf-8", "replace")
+
+
+def write(path, content, gid, mode):
+    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".syntraf-")
+    try:
+        os.fchown(descriptor, 0, gid)
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def ensure_directory(entry, check_mode):
+    gid, mode = gid_of(entry["group"], check_mode), int(entry["mode"], 8)
+    try:
+        status = os.stat(entry["path"])
+    except FileNotFoundError:
+        if not check_mode:
+            os.mkdir(entry["path"], mode)
+            os.chown(entry["path"], 0, gid)
+            os.chmod(entry["path"], mode)
+        return True
+    if status.st_gid == gid and status.st_mode & 0o7777 == mode and not status.st_uid:
+        return False
+    if not check_mode:
+        os.chown(entry["path"], 0, gid)
+        os.chmod(entry["path"], mode)
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "directories": {"type": "list", "elements": "dict", "default": []},
+            "files": {"type": "list", "elements": "dict", "default": [], "options": FILE_SPEC},
+            "secret_files": {"type": "list", "elements": "dict", "default": [], "options": SECRET_SPEC},
+            "prune": {"type": "list", "elements": "dict", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    check = module.check_mode
+    tags, diffs, removed = set(), [], []
+    changed = any([ensure_directory(entry, check) for entry in module.params["directories"]])
+    wanted = set()
+    for secret, entries in ((False, module.params["files"]), (True, module.params["secret_files"])):
+        for entry in entries:
+            path, content = entry["path"], entry["content"].encode("utf-8")
+            gid, mode = gid_of(entry["group"], check), int(entry["mode"], 8)
+            wanted.add(path)
+            different, before = differs(path, content, gid, mode)
+            if not different:
+                continue
+            changed = True
+            tags.add(entry["tag"])
+            if module._diff and not secret:
+                diffs.append(
+                    {"before": before, "after": entry["content"], "before_header": path, "after_header": path}
+                )
+            if not check:
+                write(path, content, gid, mode)
+    for rule in module.params["prune"]:
+        try:
+            names = sorted(os.listdir(rule["directory"]))
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = os.path.join(rule["directory"], name)
+            if fnmatch.fnmatch(name, rule["pattern"]) and os.path.isfile(path) and path not in wanted:
+                removed.append(path)
+                if not check:
+                    os.unlink(path)
+    module.exit_json(
+        changed=changed or bool(removed), changed_tags=sorted(tags - {""}), removed=removed, diff=diffs
+    )
+
+
+if __name__ == "__main__":
+    main()
