@@ -89,6 +89,19 @@ def test_a_hanging_inventory_script_times_out_and_is_killed(tmp_path, capsys, mo
     assert not any("sleep\x0030" in command for command in command_lines())
 
 
+def test_a_timed_out_inventory_script_that_keeps_forking_leaves_no_process(tmp_path, capsys, monkeypatch):
+    """A child forked between the scan of the script's processes and the kill of its parent once outlived
+    the kill (a `sleep 30` found after the time limit, under load)."""
+    from syntraf_ctl.cli import main
+
+    pause = f"29.{os.getpid()}"  # a sleep no other test or run starts
+    source = script(tmp_path / "cmdb.sh", f"while :; do sleep {pause} & done\n")
+    monkeypatch.setenv("SYNTRAF_INVENTORY_TIMEOUT", "1")
+    assert main(["plan", "-i", str(source)]) == 2
+    assert "not loaded within 1 s" in capsys.readouterr().err
+    assert not [command for command in command_lines() if f"sleep\x00{pause}" in command]
+
+
 def test_a_vault_password_file_inside_the_inventory_is_refused(review):  # F4
     password = review.root / "vault-pass"
     password.write_text("pw\n")
