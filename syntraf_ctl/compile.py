@@ -13,6 +13,7 @@ from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import LockState, lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
+from syntraf_ctl.observability.thresholds import group_thresholds
 from syntraf_ctl.plan import Plan, format_bps
 from syntraf_ctl.ports import assign_ports, count_kept
 from syntraf_ctl.problems import Problem, ValidationError, display_path
@@ -43,6 +44,8 @@ def compile_inventory(
     try:
         inventory = LoadedInventory(inventory_path, vault_password_file)
         model, problems = build_model(inventory)
+        alerts, alert_problems = group_thresholds(model, inventory.globals())
+        problems += alert_problems
     except AnsibleError as error:
         raise ValidationError([error_problem(error, display_path(inventory_path))]) from None
     path = lock_path(inventory.directory)
@@ -61,7 +64,15 @@ def compile_inventory(
     if problems:
         raise ValidationError(problems)
     locked = previous.ports if previous else {}
-    plan = Plan(model, edges, path, count_kept(edges, locked), iperf3_versions=versions, previous=previous)
+    plan = Plan(
+        model,
+        edges,
+        path,
+        count_kept(edges, locked),
+        iperf3_versions=versions,
+        previous=previous,
+        alerts=alerts,
+    )
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan
 

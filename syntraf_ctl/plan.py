@@ -44,6 +44,7 @@ class Plan:
     iperf3_versions: dict[str, str] = field(default_factory=dict)  # inventory hostname -> "3.12", as
     # Ansible runs reported them (recorded in the lock file)
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
+    alerts: dict[str, Any] = field(default_factory=dict)  # enabled group -> its alert Thresholds
 
     def host_totals(self) -> dict[str, HostTotals]:
         """What each host sends and receives at a time, and the listeners (ports) it needs."""

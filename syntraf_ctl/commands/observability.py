@@ -9,9 +9,7 @@ import argparse
 import sys
 
 from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
-from syntraf_ctl.inventory import LoadedInventory
 from syntraf_ctl.observability.pack import BACKENDS, compile_pack, write_pack
-from syntraf_ctl.observability.thresholds import group_thresholds
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
 from syntraf_ctl.render_target import OutputRefused, render_target
 
@@ -40,12 +38,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         plan = compile_inventory(args.inventory, args.vault_password_file)
-        scope = LoadedInventory(args.inventory, args.vault_password_file).globals()
-        limits, problems = group_thresholds(plan.model, scope)
-        if problems:
-            raise ValidationError(problems)
     except ValidationError as error:
         return report(error)
+    limits = plan.alerts
     tree = compile_pack(plan, limits, tuple(sorted(set(args.backend or BACKENDS))))
     try:
         write_pack(tree, target)

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
@@ -82,13 +83,16 @@ def test_command_writes_the_pack(tmp_path: Path, capsys, pack_files: dict[str, s
     assert TOKEN not in capsys.readouterr().out
 
 
-def test_bad_thresholds_named_and_nothing_written(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("command", ["observability", "render", "plan"])
+def test_bad_thresholds_named_and_nothing_written(tmp_path: Path, capsys, command: str) -> None:
+    """Every command refuses them (plan and render once accepted any `alerts:` value)."""
     bad = GROUP_VARS.replace(
         "alerts: {loss_pct: 2, for: 1m, window: 2m}", "alerts: {loss_pct: 0, for: 5x, jiter_ms: 3}"
     )
     root = make_inventory(tmp_path / "inv", bad)
     before = snapshot(tmp_path)
-    assert main(["observability", "-i", str(root), "-o", str(tmp_path / "out")]) == 2
+    output = [] if command == "plan" else ["-o", str(tmp_path / "out")]
+    assert main([command, "-i", str(root), *output]) == 2
     err = capsys.readouterr().err
     source = os.path.join("inv", "group_vars", "all", "main.yml")
     for key, why in (("loss_pct", "above 0"), ("for", "duration"), ("jiter_ms", "unknown setting")):
