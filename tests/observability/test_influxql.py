@@ -4,33 +4,16 @@ its v1 /write with the same known points as the VictoriaMetrics tests)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from syntraf_ctl.lab.wan.influx import influxd
 from tests.observability import data
-
-CONFIG = """\
-reporting-disabled = true
-bind-address = "127.0.0.1:{rpc}"
-[meta]
-  dir = "{root}/meta"
-[data]
-  dir = "{root}/data"
-  wal-dir = "{root}/wal"
-[http]
-  bind-address = "127.0.0.1:{http}"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-"""
 
 
 class Influx:
@@ -62,21 +45,9 @@ def rows(series: dict) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
-    binary = shutil.which("influxd")
-    if binary is None:
+    if shutil.which("influxd") is None:
         pytest.skip("influxd is not installed (scripts/setup.sh installs Debian's influxdb)")
-    root = tmp_path_factory.mktemp("influxdb")
-    port = 24000 + os.getpid() % 20000
-    (root / "influxdb.conf").write_text(CONFIG.format(root=root, rpc=port + 1, http=port))
-    with open(root / "influxd.log", "wb") as log:
-        process = subprocess.Popen(
-            [binary, "-config", str(root / "influxdb.conf")], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, root / "influxd.log")
-        post = urllib.parse.urlencode({"q": "CREATE DATABASE syntraf"}).encode()
-        urllib.request.urlopen(f"{url}/query", data=post, timeout=10).read()
+    with influxd(tmp_path_factory.mktemp("influxdb")) as url:
         end_s = int(time.time()) // 60 * 60
         points = data.points(end_s)
         lines = [p.line() for p in points] + data.health_lines(end_s, {"a": "r1", "b": "r1", "c": "r1"})
@@ -85,22 +56,6 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
         )
         urllib.request.urlopen(request, timeout=60).read()
         yield Influx(url, end_s, points)
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"influxd exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{url}/ping", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("influxd did not answer /ping within 30 s")
 
 
 def board(pack_files: dict[str, str], name: str) -> dict:

@@ -130,9 +130,9 @@ class InfluxLab:
 
 
 @contextmanager
-def influxdb(directory: Path, listen_address: str) -> Iterator[InfluxLab]:
-    """Run influxd in `directory` and the shim on `listen_address` (where the lab's hosts reach this
-    machine). Both stop when the block ends, also on failure."""
+def influxd(directory: Path) -> Iterator[str]:
+    """Run Debian's influxd 1.x in `directory` on free local ports with the database `syntraf`; yield its
+    URL. It stops when the block ends, also on failure."""
     binary = shutil.which("influxd")
     if binary is None:
         raise RuntimeError("influxd is not installed (apt-get install influxdb)")
@@ -140,21 +140,31 @@ def influxdb(directory: Path, listen_address: str) -> Iterator[InfluxLab]:
     config = directory / "influxdb.conf"
     config.write_text(_config(directory, http, free_port()))
     with open(directory / "influxd.log", "wb") as log:
-        process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=log)
-    influx = f"http://127.0.0.1:{http}"
-    server = None
+        process = subprocess.Popen(
+            [binary, "-config", str(config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    url = f"http://127.0.0.1:{http}"
     try:
-        _wait_ping(influx, process)
-        _query(influx, f"CREATE DATABASE {DATABASE}", post=True)
-        server = ThreadingHTTPServer((listen_address, 0), type("Shim", (_Shim,), {"influx": influx}))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield InfluxLab(f"http://{listen_address}:{server.server_address[1]}", influx)
+        _wait_ping(url, process)
+        _query(url, f"CREATE DATABASE {DATABASE}", post=True)
+        yield url
     finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def influxdb(directory: Path, listen_address: str) -> Iterator[InfluxLab]:
+    """influxd in `directory` and the shim on `listen_address` (where the lab's hosts reach this machine).
+    Both stop when the block ends, also on failure."""
+    with influxd(directory) as influx:
+        server = ThreadingHTTPServer((listen_address, 0), type("Shim", (_Shim,), {"influx": influx}))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield InfluxLab(f"http://{listen_address}:{server.server_address[1]}", influx)
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def _wait_ping(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
