@@ -23,7 +23,7 @@ from syntraf_ctl.lab.preflight import missing_tools
 from syntraf_ctl.lab.rootfs import apt_mirror, recipe_hash, rootfs_path
 from syntraf_ctl.lab.state import plan_lab
 from syntraf_ctl.lab.testlabs import CANDIDATE_SUBNETS
-from syntraf_ctl.lab.wan.topology import SITES_NETWORK
+from syntraf_ctl.lab.wan.topology import SITES_NETWORK, router_uplink_address
 
 
 def plan(nodes: int = 3, subnet: str = "198.51.100.0/24", name: str = "lab") -> object:
@@ -155,8 +155,13 @@ def test_test_lab_subnets_never_shadow_the_registries_or_a_wan_lab() -> None:
     needed = [ipaddress.ip_address(a) for a in _addresses_this_machine_needs()]
     for subnet in map(ipaddress.ip_network, CANDIDATE_SUBNETS):
         assert not [a for a in needed if a in subnet], subnet
-        assert not subnet.overlaps(ipaddress.ip_network(SITES_NETWORK)), subnet
-        assert not subnet.overlaps(ipaddress.ip_network("198.19.1.0/24")), subnet  # the first WAN uplink
+        # a WAN lab's site LANs and uplinks (198.19.i.0/30, i >= 1) are routed inside SITES_NETWORK;
+        # a test lab's bridge there is reached as a more specific, connected route, never through a router
+        assert subnet.subnet_of(ipaddress.ip_network(SITES_NETWORK)), subnet
+        assert not subnet.overlaps(ipaddress.ip_network("198.18.0.0/16")), subnet  # the site LANs
+        assert not subnet.overlaps(ipaddress.ip_network(f"{router_uplink_address(1)}/24", strict=False)), (
+            subnet
+        )
 
 
 def test_image_cache_key_follows_suite_and_recipe() -> None:

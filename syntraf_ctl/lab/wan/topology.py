@@ -20,7 +20,9 @@ from syntraf_ctl.lab.network import ip, netns_run, nft_apply
 from syntraf_ctl.lab.state import FIRST_HOST_OFFSET, LabState
 from syntraf_ctl.lab.wan.spec import parse_wan
 
-SITES_NETWORK = "198.18.0.0/16"  # site LANs; the uplinks are 198.19.i.0/30 (i >= 1)
+# The site LANs and the uplinks 198.19.i.0/30 (i >= 1), which a NAT site's hosts appear as: hosts route
+# replies to them through their router.
+SITES_NETWORK = "198.18.0.0/15"
 NAT_TABLE = "syntraf_lab_nat"
 
 NAT_RULESET = f"""
