@@ -146,7 +146,15 @@ def test_partition_cuts_both_directions_then_heals(lab: Lab) -> None:
 
 def test_add_a_host_change_its_groups_and_remove_it(lab: Lab) -> None:
     """The session lab gets a 4th host in the inventory's mesh groups, then loses it again."""
-    (lab.inventory / ".syntraf.lock.json").write_text("{}")  # what `apply` keeps next to hosts.yml
+    lock = lab.inventory / ".syntraf.lock.json"  # what `apply` keeps next to hosts.yml: the lab keeps it
+    lock.write_text("{}")
+    try:
+        _add_change_and_remove_a_host(lab, lock)
+    finally:
+        lock.unlink(missing_ok=True)  # the session lab is shared: a later apply must not read it
+
+
+def _add_change_and_remove_a_host(lab: Lab, lock: Path) -> None:
     name = lab.add_host()
     try:
         assert name == "lab4" and lab.failed_units[name] == []
@@ -165,7 +173,7 @@ def test_add_a_host_change_its_groups_and_remove_it(lab: Lab) -> None:
         lab.remove_host(name)
     inventory = yaml.safe_load((lab.inventory / "hosts.yml").read_text())["all"]
     assert list(inventory["hosts"]) == lab.host_names == ["lab1", "lab2", "lab3"]
-    assert (lab.inventory / ".syntraf.lock.json").read_text() == "{}"
+    assert lock.read_text() == "{}"
     assert not can_connect(lab, "lab1", address)
     assert lab.state.hosts[-1].netns != f"{network_prefix(lab.name)}n4"
     assert f"{network_prefix(lab.name)}n4" not in ip("netns", "list").stdout.split()
