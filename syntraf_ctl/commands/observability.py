@@ -8,10 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.compile import add_inventory_arguments, compile_for_output
 from syntraf_ctl.observability.pack import BACKENDS, compile_pack, write_pack
-from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
-from syntraf_ctl.render_target import OutputRefused, render_target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,15 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        target = render_target(args.output, args.inventory)
-    except OutputRefused as refused:
-        print(f"syntraf-ctl: {refused}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
-    except ValidationError as error:
-        return report(error)
+    prepared = compile_for_output(args)
+    if isinstance(prepared, int):
+        return prepared
+    target, plan = prepared
     limits = plan.alerts
     tree = compile_pack(plan, limits, tuple(sorted(set(args.backend or BACKENDS))))
     try:

@@ -13,11 +13,10 @@ import sys
 from syntraf_ctl.artifact import ArtifactError, build
 from syntraf_ctl.auth.prepare import announce_material
 from syntraf_ctl.auth.store import StoreError
-from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.compile import add_inventory_arguments, compile_for_output
 from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
-from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
+from syntraf_ctl.problems import EXIT_INVALID, display_path
 from syntraf_ctl.render import render_to
-from syntraf_ctl.render_target import OutputRefused, render_target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,15 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        target = render_target(args.output, args.inventory)
-    except OutputRefused as refused:
-        print(f"syntraf-ctl: {refused}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
-    except ValidationError as error:
-        return report(error)
+    prepared = compile_for_output(args)
+    if isinstance(prepared, int):
+        return prepared
+    target, plan = prepared
     changes = plan.changes()
     try:
         if refused_without_consent(plan, changes, args):
