@@ -73,22 +73,15 @@ def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
     unit_dir = layout.unit_dir.lstrip("/")
     config_dir = layout.config_dir.lstrip("/")
     tree = RenderedTree()
-    edges_of: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for edge in plan.edges:
-        entry = probe_edge_json(edge, plan.model.hosts)
-        edges_of[(edge.src, edge.group)].append(entry)
-        edges_of[(edge.dst, edge.group)].append(entry)
+    configs = probe_configs(plan)
     for uid, groups in sorted(plan.host_groups().items()):
         host = plan.model.hosts[uid]
         files = [(f"{unit_dir}/{name}", "unit", "root", "0644") for name in UNITS]
         for name, text in units.items():
             tree.files[f"{host.name}/{unit_dir}/{name}"] = text
         for group in groups:
-            mesh_group = plan.model.groups[group]
-            rotation = schedule(mesh_group.members, mesh_group.topology)
-            config = probe_config(host, group, edges_of.get((uid, group), []), mesh_group.echo, rotation)
             relative = f"{config_dir}/{group}.json"
-            tree.files[f"{host.name}/{relative}"] = config_template.render(config=config)
+            tree.files[f"{host.name}/{relative}"] = config_template.render(config=configs[(uid, group)])
             files.append((relative, f"config:{group}", layout.user, "0640"))
         document = host_document(host, groups, files)
         tree.files[f"{host.name}/{HOST_DOCUMENT}"] = format_json(document) + "\n"
@@ -159,6 +152,25 @@ def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
         "dst_address": hosts[edge.dst].address,
         "pkcs1_padding": edge.pkcs1_padding,
     }
+
+
+def probe_configs(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
+    """(host uid, group) -> the probe config render writes for that host in that group."""
+    edges_of: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for edge in plan.edges:
+        entry = probe_edge_json(edge, plan.model.hosts)
+        edges_of[(edge.src, edge.group)].append(entry)
+        edges_of[(edge.dst, edge.group)].append(entry)
+    configs = {}
+    for uid, groups in plan.host_groups().items():
+        for group in groups:
+            mesh_group = plan.model.groups[group]
+            rotation = schedule(mesh_group.members, mesh_group.topology)
+            edges = edges_of.get((uid, group), [])
+            configs[(uid, group)] = probe_config(
+                plan.model.hosts[uid], group, edges, mesh_group.echo, rotation
+            )
+    return configs
 
 
 def probe_config(

@@ -8,11 +8,10 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from syntraf_ctl.assets import host_layout
 from syntraf_ctl.observability import dashboards, flux, grafana_alerts, promql, provisioning, rules
 from syntraf_ctl.observability.thresholds import Thresholds
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.render import RenderedTree, render_plan, write_tree
+from syntraf_ctl.render import RenderedTree, probe_configs, write_tree
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT
 
 BACKENDS = ("influxql", "prometheus")
@@ -20,14 +19,7 @@ BACKENDS = ("influxql", "prometheus")
 
 def planned_revisions(plan: Plan) -> dict[tuple[str, str], str]:
     """(host uid, group) -> the revision of the config render writes for it (what the probe reports)."""
-    tree = render_plan(plan)
-    config_dir = host_layout().config_dir
-    revisions = {}
-    for uid, groups in plan.host_groups().items():
-        for group in groups:
-            config = json.loads(tree.files[f"{plan.model.hosts[uid].name}{config_dir}/{group}.json"])
-            revisions[(uid, group)] = config["revision"]
-    return revisions
+    return {key: config["revision"] for key, config in probe_configs(plan).items()}
 
 
 def compile_pack(
