@@ -15,7 +15,10 @@ The rules (docs/metrics.md):
   behind, the slots since the last point are an outage. Near a test's end its summary is waited for an
   interval and `SETUP_BOUND`. At startup the first line may take `restart_bound`;
 - while the edge cannot measure for a reason that is not the network (`excuse`: a configuration error, a
-  refused connection, the probe's own backoff), slots pass without a point.
+  refused connection, a busy listener, the probe's own backoff), slots pass without a point. The excuse
+  lasts until the initiator tries again: that attempt is judged like the next test at a boundary (its
+  control connection within `CONNECT_BOUND`, then its first line), so a path that fails while the edge
+  waited is an outage from the attempt's slot on.
 """
 
 from __future__ import annotations
@@ -145,6 +148,16 @@ class ReceiverMeter:
             self.silence_counts = self.silence_counts and not clean
         self.test_open, self.origin = False, None
         return out
+
+    def on_attempt(self, now: float) -> None:
+        """The initiator starts iperf3 again. After an excuse, the slots until now were not measured; from
+        here the attempt must make progress, or its silence is an outage (a blackhole hangs its connect)."""
+        if not self.excused:
+            return  # a boundary or an outage goes on as it was
+        self.excused = False
+        while self.cursor + self.interval <= now + 1e-9:
+            self.cursor += self.interval  # not measured: no point
+        self.pending_until = now + CONNECT_BOUND
 
     def on_connected(self, now: float) -> None:
         """The next test's control connection is up (the peer answered): its first line may take the rest of

@@ -247,6 +247,8 @@ class EdgeRunner:
             env=env,
         )
         log.debug("%s: started iperf3 pid %d", self.label, process.pid)
+        if self.meter is not None and not self.listener:
+            self.meter.on_attempt(time.monotonic())
         self.watch.reset()
         if self.listener and self.config.auth is not None:
             self.key_stamp = file_stamp(self.config.auth.private_key_path)

@@ -368,6 +368,42 @@ def test_a_busy_listener_after_a_clean_end_is_not_an_outage():
     assert written == []
 
 
+@pytest.mark.parametrize("excuse", ["busy", "refused"])
+@pytest.mark.parametrize("connects", [False, True])
+def test_a_path_that_fails_while_the_edge_is_excused_is_an_outage_from_the_next_attempt(excuse, connects):
+    """CI, WAN lab: a busy listener at a boundary (or a refused connection) excused the edge; the blackhole
+    that began then hung the next attempt's connect (or, once connected, its setup), and its silence was
+    written as nothing at all. The slots before the attempt stay unmeasured; from the attempt on, its
+    silence is judged like a boundary's and becomes an outage."""
+    m = meter()
+    run_test(m, 0.0, [(50, 0)] * 2)
+    m.on_test_ended(2.0, clean=True)
+    written = m.on_busy(2.05) if excuse == "busy" else m.on_failure(2.05, network=False)
+    for k in range(1, 10):
+        written += m.tick(2.05 + k * 0.25)
+    assert written == []  # waiting for the listener: not measured
+    m.on_attempt(4.6)  # the retry, into the blackhole
+    if connects:
+        m.on_connected(4.7)  # then the setup hangs
+    for k in range(1, 30):
+        written += m.tick(4.6 + k * 0.25)
+    assert [(round(s.time, 3), s.lost) for s in outages(written)][:3] == [(5.0, 50), (6.0, 50), (7.0, 50)]
+
+
+def test_an_attempt_after_a_busy_listener_that_connects_and_measures_writes_no_outage():
+    m = meter()
+    run_test(m, 0.0, [(50, 0)] * 2)
+    m.on_test_ended(2.0, clean=True)
+    written = m.on_busy(2.05)
+    m.on_attempt(2.15)
+    m.on_connected(2.2)
+    m.on_test_started(2.3)
+    for k in range(1, 8):
+        written += m.tick(2.15 + k * 0.1)
+    written += m.on_interval(iv(0, 50, 0), 3.35)
+    assert outages(written) == [] and [s.up for s in written] == [1]
+
+
 def test_out_of_order_count_is_stored_with_the_tests_last_sample():
     m = meter()
     samples = run_test(m, 0.0, [(50, 0), (50, 1)])
