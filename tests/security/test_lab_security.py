@@ -1,7 +1,8 @@
 """Issue 5 on the lab: real systemd hosts (two Debian 12 with iperf3 3.12, one Debian 13 with 3.18), real
 SSH and Ansible, real probes and iperf3, a real database. One deployment, the tests in this order:
 mixed versions authenticate, strangers are refused, no secret leaks, the unit is hardened, a skewed clock
-fails preflight, and rotate-keys loses no interval."""
+fails preflight, and rotate-keys loses no interval. lab2 is marked behind NAT: it initiates every edge
+it is on, so the edges it sends on run in forward mode (a listener on the receiver), the others in reverse."""
 
 from __future__ import annotations
 
@@ -120,6 +121,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         }
         settings = {"syntraf_test_duration": TEST_DURATION, "syntraf_mesh_groups": groups}
         (inventory / "group_vars/all/security-test.yml").write_text(yaml.safe_dump(settings))
+        (inventory / "host_vars").mkdir()
+        (inventory / "host_vars/lab2.yml").write_text("syntraf_behind_nat: true\n")
         # no preflight first: the first apply records the iperf3 versions the mixed mesh needs by itself
         done = ctl("apply", "-i", str(inventory))
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
@@ -136,7 +139,8 @@ def test_mixed_versions_authenticate_in_every_direction(secured: Secured) -> Non
     secured.wait_measuring(time.time() - 5)
     processes = secured.sh("lab3", "ps -u syntraf -o args= | grep '^/usr/bin/iperf3'").stdout.splitlines()
     listeners = [p for p in processes if " -s " in p]
-    assert len(listeners) == 4 and all("--use-pkcs1-padding" in p for p in listeners)  # 3.18 pads for 3.12
+    expected = [edge for edge in plan.edges if edge.listener == "lab3"]
+    assert len(listeners) == len(expected) and all("--use-pkcs1-padding" in p for p in listeners)  # for 3.12
     assert all("--rsa-private-key-path /etc/syntraf/auth/listener.pem" in p for p in listeners)
     assert all("--username lab3" in p and "--use-pkcs1-padding" in p for p in processes if " -c " in p)
 
@@ -315,6 +319,10 @@ def test_a_host_whose_clock_is_off_fails_preflight_with_its_name_and_offset(secu
 
 
 def test_rotate_keys_during_measurement_loses_no_interval(secured: Secured) -> None:
+    """In both modes: a forward-mode initiator (lab2, behind NAT) must switch to its listener's new key as
+    quickly as a reverse-mode one (issue 14: it once sat in config_error for minutes)."""
+    plan = secured.plan()
+    assert {edge.mode for edge in plan.edges if edge.initiator == "lab2"} == {"forward", "reverse"}
     before = secured.store()
     pids = {
         host: secured.sh(host, "pgrep -u syntraf -f '^/usr/bin/iperf3 -s' | sort").stdout
@@ -344,11 +352,9 @@ def test_rotate_keys_during_measurement_loses_no_interval(secured: Secured) -> N
         assert not set(listed.split()) & set(now.split()), host
     new_key = after.material(2, "lab3").private_key
     assert secured.sh("lab3", "cat /etc/syntraf/auth/listener.pem").stdout == new_key
-    assert secured.sh("lab1", "ls /etc/syntraf/auth/peers").stdout.split() == [
-        "lab2.password",
-        "lab2.pem",
-        "lab3.password",
-        "lab3.pem",
-    ]
-    journal = secured.sh("lab1", f"journalctl -u 'syntraf-probe@*' --since @{int(started)} -o cat").stdout
-    assert "config_error" not in journal and "configuration error" not in journal
+    listeners = sorted({edge.listener for edge in plan.edges if edge.initiator == "lab1"})
+    assert listeners == ["lab3"]  # lab2 (behind NAT) listens for nobody
+    assert secured.sh("lab1", "ls /etc/syntraf/auth/peers").stdout.split() == ["lab3.password", "lab3.pem"]
+    for host in secured.lab.host_names:
+        journal = secured.sh(host, f"journalctl -u 'syntraf-probe@*' --since @{int(started)} -o cat").stdout
+        assert "config_error" not in journal and "configuration error" not in journal, host
