@@ -44,6 +44,15 @@ def listener_busy(message: Optional[str]) -> bool:
     return "busy" in (message or "").lower()
 
 
+def unreported_loss(sent: Optional[int], received: Optional[int]) -> Optional[int]:
+    """What the sender sent less what arrived, from a test's two summary lines; None when not known. 3.12
+    prints its summary even when the results exchange failed (then its error): the sender's line, which
+    only the exchange fills in, says 0 datagrams then, and must not settle a blackhole as a hold."""
+    if sent is None or received is None or sent <= 0 or sent < received:
+        return None
+    return sent - received
+
+
 def wall_time(monotonic: float) -> float:
     """Wall time of a monotonic instant, read when a point is made (a clock step moves no slot)."""
     return monotonic + time.time() - time.monotonic()
@@ -153,6 +162,8 @@ class EdgeRunner:
 
     def _emit(self, samples: list[Sample]) -> None:
         if samples:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: points %s", self.label, [sample.as_dict() for sample in samples])
             self.emit(self.edge, samples)
 
     async def stop(self) -> None:
@@ -288,6 +299,7 @@ class EdgeRunner:
     def _handle(self, text: str, now: float) -> bool:
         """`now`: monotonic seconds when the line was read."""
         event = self.parse(text)
+        log.debug("%s: line %r", self.label, text.rstrip())
         if self.listener:
             self.watch.on_line(text, now)
             if listener_idle(text):
@@ -313,8 +325,7 @@ class EdgeRunner:
             if event.out_of_order is not None:
                 self._emit(self.meter.on_out_of_order(event.out_of_order))
             sent, self.sent_total = self.sent_total, None
-            lost = None if sent is None or event.received is None else sent - event.received
-            self._emit(self.meter.on_test_ended(now, event.clean, lost))
+            self._emit(self.meter.on_test_ended(now, event.clean, unreported_loss(sent, event.received)))
         elif isinstance(event, SenderTotal):
             self.sent_total = event.packets
         elif isinstance(event, Failed) and self.listener:

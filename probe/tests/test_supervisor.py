@@ -28,8 +28,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def initiator(tmp_path, port: int, samples: list, duration: int = 2) -> EdgeRunner:
-    edges = [edge(LOCAL, "g", "a", "b", port)]
+def initiator(tmp_path, port: int, samples: list, duration: int = 2, interval: float = 1.0) -> EdgeRunner:
+    edges = [edge(LOCAL, "g", "a", "b", port, interval=interval)]
     cfg = parse_config(
         json.dumps(config(tmp_path, "b", "g", edges, "http://127.0.0.1:1", test_duration=duration)), "g"
     )
@@ -166,6 +166,88 @@ def test_a_listeners_earlier_client_error_does_not_stick(tmp_path):
     assert runner.last_error == "test authorization failed"
     runner._handle("Server listening on 5201 (test #2)\n", 1.1)
     assert runner.last_error is None
+
+
+def interval_line(start: float, packets: int) -> str:
+    """A 3.12 receiver interval line of the lab's bulk group (0.2 s, 172-byte datagrams)."""
+    span = f"{start:.2f}-{start + 0.2:.2f}"
+    return f"[  5]   {span}   sec  {packets * 172} Bytes  0.00 bits/sec  0.6 ms  0/{packets} (0%)\n"
+
+
+def test_a_summary_whose_results_exchange_failed_does_not_take_a_blackhole_back(tmp_path):
+    """WAN lab, iperf3 3.12 -R at 0.2 s intervals: a blackhole from 9.2 s held the results exchange up
+    until the listener was killed as stale; the client then printed its summary with a sender line of 0
+    datagrams (the exchange never brought the sender's count) before its error. Read as "0 sent, 450
+    received", it settled the blackhole's outage points as a hold: none stood. The lines are as captured."""
+    samples: list = []
+    runner = initiator(tmp_path, free_port(), samples, duration=10, interval=0.2)
+    start = runner.meter.cursor  # monotonic seconds: the test starts with the meter
+    runner._handle("Connecting to host 198.18.1.11, port 15001\n", start)
+    now = start
+    for k in range(49):  # 0.00-9.80: traffic until 9.2 s, then nothing
+        now = start + 0.2 * (k + 1)
+        runner.tick(now)
+        runner._handle(interval_line(0.2 * k, 10 if k < 46 else 0), now)
+    while now < start + 9.8 + 7.0:  # the results exchange waits for the path
+        now += 0.05
+        runner.tick(now)
+    for line in [
+        "[  5]   9.80-10.00  sec  0.00 Bytes  0.00 bits/sec  14.342 ms  0/0 (0%)",
+        "- - - - - - - - - - - - - - - - - - - - - - - - -",
+        "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
+        "[  5]   0.00-10.00  sec  0.00 Bytes  0.00 bits/sec  0.000 ms  0/0 (0%)  sender",
+        "[  5]   0.00-10.00  sec  75.6 KBytes  61.9 Kbits/sec  14.342 ms  0/450 (0%)  receiver",
+        "iperf3: error - control socket has closed unexpectedly",
+    ]:
+        runner._handle(line + "\n", now)
+    to_wall = time.time() - time.monotonic()
+    stored = {round(sample.time - to_wall - start, 1): sample.up for sample in samples}  # the last write
+    assert [time for time, up in stored.items() if up == 0 and time <= 9.2] == [], stored
+    assert [time for time, up in stored.items() if up == 1 and time > 9.2] == [], stored
+    assert len([time for time, up in stored.items() if up == 0]) >= 7 / 0.2, stored
+
+
+def test_a_last_line_printed_after_a_blocked_exchange_does_not_take_a_blackhole_back(tmp_path):
+    """WAN lab, iperf3 3.12 -R at 1 s intervals: a blackhole from 8 s stalled the client's output; after
+    the path healed, the exchange went through and 3.12 printed its last line, "9.00-10.00 0/1", then the
+    summary. That line (one datagram, none lost) was read as traffic back after a hold, and took every
+    outage point of the blackhole back before the summary could settle them. The lines are as captured."""
+    samples: list = []
+    runner = initiator(tmp_path, free_port(), samples, duration=10, interval=1.0)
+    start = runner.meter.cursor
+    runner._handle("Connecting to host 198.18.1.11, port 15005\n", start)
+    now = start
+    for k in range(8):  # 0.00-8.00 measured, then nothing until the exchange is through
+        now = start + k + 1
+        runner.tick(now)
+        line = f"[  5]   {k}.00-{k + 1}.00   sec  8.40 KBytes  68.8 Kbits/sec  0.5 ms  0/50 (0%)\n"
+        runner._handle(line, now)
+    while now < start + 17.3:
+        now += 0.05
+        runner.tick(now)
+    for line in [
+        "[  5]   9.00-10.00  sec   172 Bytes  1.37 Kbits/sec  8.431 ms  0/1 (0%)",
+        "- - - - - - - - - - - - - - - - - - - - - - - - -",
+        "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
+        "[  5]   0.00-18.12  sec   152 KBytes  68.8 Kbits/sec  0.000 ms  0/906 (0%)  sender",
+        "[  5]   0.00-10.00  sec  75.9 KBytes  62.2 Kbits/sec  8.431 ms  0/452 (0%)  receiver",
+        "",
+        "iperf Done.",
+    ]:
+        runner._handle(line + "\n", now)
+    to_wall = time.time() - time.monotonic()
+    stored = {round(sample.time - to_wall - start): sample for sample in samples}  # the last write counts
+    assert [t for t, sample in stored.items() if sample.up == 1 and t > 8] == [], stored
+    assert [t for t, sample in stored.items() if sample.up == 0] == list(range(9, 18)), stored
+    # the summary's loss, and the outage's rest after the last whole slot, until the summary (under a slot)
+    assert 906 - 452 <= sum(sample.lost for sample in stored.values()) < 906 - 452 + 50
+
+
+def test_unreported_loss_is_known_only_from_a_real_sender_count():
+    assert supervisor.unreported_loss(703, 346) == 357
+    assert supervisor.unreported_loss(450, 450) == 0
+    assert supervisor.unreported_loss(0, 450) is None  # the exchange failed: no sender count
+    assert supervisor.unreported_loss(None, 450) is None and supervisor.unreported_loss(450, None) is None
 
 
 # --- the listener watchdog: real 3.12 output lines --------------------------------------------------
