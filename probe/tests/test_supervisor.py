@@ -168,10 +168,32 @@ def test_a_listeners_earlier_client_error_does_not_stick(tmp_path):
     assert runner.last_error is None
 
 
-def interval_line(start: float, packets: int) -> str:
-    """A 3.12 receiver interval line of the lab's bulk group (0.2 s, 172-byte datagrams)."""
-    span = f"{start:.2f}-{start + 0.2:.2f}"
+def receiver_line(start: float, length: float, packets: int) -> str:
+    """A 3.12 receiver interval line (172-byte datagrams)."""
+    span = f"{start:.2f}-{start + length:.2f}"
     return f"[  5]   {span}   sec  {packets * 172} Bytes  0.00 bits/sec  0.6 ms  0/{packets} (0%)\n"
+
+
+def replay(runner: EdgeRunner, lines: list[str], silent: float, late: list[str]) -> dict:
+    """Feed a receiving initiator its test's interval `lines`, one per interval as iperf3 prints them, then
+    `silent` seconds of nothing (the clock ticking), then the `late` lines at once. Returns what the
+    database keeps: the last sample written per slot, by seconds since the test's start."""
+    samples: list = []
+    runner.emit = lambda edge, written: samples.extend(written)
+    start = now = runner.meter.cursor  # monotonic seconds: the test starts with the meter
+    runner._handle("Connecting to host 198.18.1.11, port 15001\n", start)
+    for line in lines:
+        now += runner.edge.interval
+        runner.tick(now)
+        runner._handle(line, now)
+    end = now + silent
+    while now < end:
+        now += 0.05
+        runner.tick(now)
+    for line in late:
+        runner._handle(line + "\n", now)
+    to_wall = time.time() - time.monotonic()
+    return {round(sample.time - to_wall - start, 1): sample for sample in samples}
 
 
 def test_a_summary_whose_results_exchange_failed_does_not_take_a_blackhole_back(tmp_path):
@@ -179,32 +201,24 @@ def test_a_summary_whose_results_exchange_failed_does_not_take_a_blackhole_back(
     until the listener was killed as stale; the client then printed its summary with a sender line of 0
     datagrams (the exchange never brought the sender's count) before its error. Read as "0 sent, 450
     received", it settled the blackhole's outage points as a hold: none stood. The lines are as captured."""
-    samples: list = []
-    runner = initiator(tmp_path, free_port(), samples, duration=10, interval=0.2)
-    start = runner.meter.cursor  # monotonic seconds: the test starts with the meter
-    runner._handle("Connecting to host 198.18.1.11, port 15001\n", start)
-    now = start
-    for k in range(49):  # 0.00-9.80: traffic until 9.2 s, then nothing
-        now = start + 0.2 * (k + 1)
-        runner.tick(now)
-        runner._handle(interval_line(0.2 * k, 10 if k < 46 else 0), now)
-    while now < start + 9.8 + 7.0:  # the results exchange waits for the path
-        now += 0.05
-        runner.tick(now)
-    for line in [
-        "[  5]   9.80-10.00  sec  0.00 Bytes  0.00 bits/sec  14.342 ms  0/0 (0%)",
-        "- - - - - - - - - - - - - - - - - - - - - - - - -",
-        "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
-        "[  5]   0.00-10.00  sec  0.00 Bytes  0.00 bits/sec  0.000 ms  0/0 (0%)  sender",
-        "[  5]   0.00-10.00  sec  75.6 KBytes  61.9 Kbits/sec  14.342 ms  0/450 (0%)  receiver",
-        "iperf3: error - control socket has closed unexpectedly",
-    ]:
-        runner._handle(line + "\n", now)
-    to_wall = time.time() - time.monotonic()
-    stored = {round(sample.time - to_wall - start, 1): sample.up for sample in samples}  # the last write
-    assert [time for time, up in stored.items() if up == 0 and time <= 9.2] == [], stored
-    assert [time for time, up in stored.items() if up == 1 and time > 9.2] == [], stored
-    assert len([time for time, up in stored.items() if up == 0]) >= 7 / 0.2, stored
+    runner = initiator(tmp_path, free_port(), [], duration=10, interval=0.2)
+    lines = [receiver_line(0.2 * k, 0.2, 10 if k < 46 else 0) for k in range(49)]  # nothing from 9.2 s
+    stored = replay(
+        runner,
+        lines,
+        7.0,  # the results exchange waits for the path
+        [
+            "[  5]   9.80-10.00  sec  0.00 Bytes  0.00 bits/sec  14.342 ms  0/0 (0%)",
+            "- - - - - - - - - - - - - - - - - - - - - - - - -",
+            "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
+            "[  5]   0.00-10.00  sec  0.00 Bytes  0.00 bits/sec  0.000 ms  0/0 (0%)  sender",
+            "[  5]   0.00-10.00  sec  75.6 KBytes  61.9 Kbits/sec  14.342 ms  0/450 (0%)  receiver",
+            "iperf3: error - control socket has closed unexpectedly",
+        ],
+    )
+    assert [t for t, sample in stored.items() if sample.up == 0 and t <= 9.2] == [], stored
+    assert [t for t, sample in stored.items() if sample.up == 1 and t > 9.2] == [], stored
+    assert len([t for t, sample in stored.items() if sample.up == 0]) >= 7 / 0.2, stored
 
 
 def test_a_last_line_printed_after_a_blocked_exchange_does_not_take_a_blackhole_back(tmp_path):
@@ -212,33 +226,23 @@ def test_a_last_line_printed_after_a_blocked_exchange_does_not_take_a_blackhole_
     the path healed, the exchange went through and 3.12 printed its last line, "9.00-10.00 0/1", then the
     summary. That line (one datagram, none lost) was read as traffic back after a hold, and took every
     outage point of the blackhole back before the summary could settle them. The lines are as captured."""
-    samples: list = []
-    runner = initiator(tmp_path, free_port(), samples, duration=10, interval=1.0)
-    start = runner.meter.cursor
-    runner._handle("Connecting to host 198.18.1.11, port 15005\n", start)
-    now = start
-    for k in range(8):  # 0.00-8.00 measured, then nothing until the exchange is through
-        now = start + k + 1
-        runner.tick(now)
-        line = f"[  5]   {k}.00-{k + 1}.00   sec  8.40 KBytes  68.8 Kbits/sec  0.5 ms  0/50 (0%)\n"
-        runner._handle(line, now)
-    while now < start + 17.3:
-        now += 0.05
-        runner.tick(now)
-    for line in [
-        "[  5]   9.00-10.00  sec   172 Bytes  1.37 Kbits/sec  8.431 ms  0/1 (0%)",
-        "- - - - - - - - - - - - - - - - - - - - - - - - -",
-        "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
-        "[  5]   0.00-18.12  sec   152 KBytes  68.8 Kbits/sec  0.000 ms  0/906 (0%)  sender",
-        "[  5]   0.00-10.00  sec  75.9 KBytes  62.2 Kbits/sec  8.431 ms  0/452 (0%)  receiver",
-        "",
-        "iperf Done.",
-    ]:
-        runner._handle(line + "\n", now)
-    to_wall = time.time() - time.monotonic()
-    stored = {round(sample.time - to_wall - start): sample for sample in samples}  # the last write counts
+    runner = initiator(tmp_path, free_port(), [], duration=10, interval=1.0)
+    stored = replay(
+        runner,
+        [receiver_line(k, 1.0, 50) for k in range(8)],  # 0-8 s measured, then nothing until the exchange
+        9.3,
+        [
+            "[  5]   9.00-10.00  sec   172 Bytes  1.37 Kbits/sec  8.431 ms  0/1 (0%)",
+            "- - - - - - - - - - - - - - - - - - - - - - - - -",
+            "[ ID] Interval           Transfer     Bitrate         Jitter    Lost/Total Datagrams",
+            "[  5]   0.00-18.12  sec   152 KBytes  68.8 Kbits/sec  0.000 ms  0/906 (0%)  sender",
+            "[  5]   0.00-10.00  sec  75.9 KBytes  62.2 Kbits/sec  8.431 ms  0/452 (0%)  receiver",
+            "",
+            "iperf Done.",
+        ],
+    )
     assert [t for t, sample in stored.items() if sample.up == 1 and t > 8] == [], stored
-    assert [t for t, sample in stored.items() if sample.up == 0] == list(range(9, 18)), stored
+    assert [t for t, sample in stored.items() if sample.up == 0] == [float(t) for t in range(9, 18)], stored
     # the summary's loss, and the outage's rest after the last whole slot, until the summary (under a slot)
     assert 906 - 452 <= sum(sample.lost for sample in stored.values()) < 906 - 452 + 50
 
