@@ -38,21 +38,19 @@ class ActionModule(ActionBase):
         for entry in document["files"]:
             with open(os.path.join(host_dir, entry["source"]), encoding="utf-8") as stream:
                 files.append(dict(entry["target"], content=stream.read()))
-        secrets = [
-            dict(entry["target"], content=self._token(entry["index"], task_vars))
-            for entry in document["tokens"]
-        ]
+        secrets = [(entry["target"], self._token(entry["index"], task_vars)) for entry in document["tokens"]]
         auth = document.get("auth")
         if auth:
             target = {key: auth[key] for key in ("tag", "group", "mode")}
             secrets += [
-                dict(target, path=os.path.join(auth["path"], name), content=content)
+                (dict(target, path=os.path.join(auth["path"], name)), content)
                 for name, content in sorted(self._auth_files(auth["files"]).items())
             ]
         arguments = {
             "directories": document["directories"],
             "files": files,
-            "secret_files": secrets,
+            "secret_files": [target for target, _ in secrets],
+            "secret_contents": {target["path"]: content for target, content in secrets},
             "prune": document["prune"],
         }
         result.update(self._execute_module("syntraf.mesh.syntraf_files", arguments, task_vars=task_vars))

@@ -24,10 +24,14 @@ options:
     elements: dict
     default: []
   secret_files:
-    description: Like C(files), for secrets (their content is masked in every output).
+    description: Like C(files), for secrets (path, group, mode, tag), whose content is in C(secret_contents).
     type: list
     elements: dict
     default: []
+  secret_contents:
+    description: The content of each of C(secret_files), by path; never logged, masked in every output.
+    type: dict
+    default: {}
   prune:
     description: Remove files matching C(pattern) directly in C(directory) that are not in the file set.
     type: list
@@ -55,7 +59,7 @@ FILE_SPEC = {
     "mode": {"type": "str", "required": True},
     "tag": {"type": "str", "default": ""},
 }
-SECRET_SPEC = dict(FILE_SPEC, content={"type": "str", "required": True, "no_log": True})
+SECRET_SPEC = {key: spec for key, spec in FILE_SPEC.items() if key != "content"}
 
 
 def gid_of(group, check_mode):
@@ -118,6 +122,10 @@ def main():
             "directories": {"type": "list", "elements": "dict", "default": []},
             "files": {"type": "list", "elements": "dict", "default": [], "options": FILE_SPEC},
             "secret_files": {"type": "list", "elements": "dict", "default": [], "options": SECRET_SPEC},
+            # the secrets' contents by path, in a parameter of their own that is never logged: Ansible logs
+            # a list parameter as its repr and masks nested secrets by searching them there, where a
+            # multi-line secret (a PEM key) has its newlines escaped and is not found
+            "secret_contents": {"type": "dict", "default": {}, "no_log": True},
             "prune": {"type": "list", "elements": "dict", "default": []},
         },
         supports_check_mode=True,
@@ -126,7 +134,12 @@ def main():
     tags, diffs, removed = set(), [], []
     changed = any([ensure_directory(entry, check) for entry in module.params["directories"]])
     wanted = set()
-    for secret, entries in ((False, module.params["files"]), (True, module.params["secret_files"])):
+    contents, secret_targets = module.params["secret_contents"], module.params["secret_files"]
+    missing = [entry["path"] for entry in secret_targets if entry["path"] not in contents]
+    if missing:
+        module.fail_json(msg=f"secret_files without secret_contents: {', '.join(missing)}")
+    secret_files = [dict(entry, content=str(contents[entry["path"]])) for entry in secret_targets]
+    for secret, entries in ((False, module.params["files"]), (True, secret_files)):
         for entry in entries:
             path, content = entry["path"], entry["content"].encode("utf-8")
             gid, mode = gid_of(entry["group"], check), int(entry["mode"], 8)
