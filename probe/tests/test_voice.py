@@ -68,6 +68,7 @@ def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
     assert 0 < fields["rtt_min_ms"] <= fields["rtt_mean_ms"] <= fields["rtt_max_ms"] < 50
     expected = mos(r_factor(fields["rtt_mean_ms"], 2.0, 2.0, CODECS["g711"]))
     assert fields["mos"] == pytest.approx(expected, abs=0.002)
+    assert (fields["mos_jitter_ms"], fields["mos_loss_pct"]) == (2.0, 2.0)  # the inputs it was scored with
     assert a.socket.reflector.dropped == 0
 
 
