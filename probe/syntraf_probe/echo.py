@@ -26,7 +26,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Iterable, NamedTuple, Optional
 
 MAGIC = b"SYE2"
 REQUEST, REPLY = 1, 2
@@ -111,6 +111,7 @@ class Reflector:
 
     def __init__(self, keys: dict[str, bytes], rate: float) -> None:
         self.keys = {user_field(user): key for user, key in keys.items()}
+        self.answering = self.keys  # the users answered now: all, or a rotating group's current peers
         self.rate = rate  # requests per second per user it answers (twice what a requester sends)
         self.buckets: dict[bytes, TokenBucket] = {}
         self.last_sequence: dict[bytes, int] = {}
@@ -118,7 +119,7 @@ class Reflector:
 
     def answer(self, data: bytes, tos: int, received_ns: int, now_ns: int) -> Optional[bytes]:
         """The reply to `data` (arrived at `received_ns`, answered at `now_ns`: one clock), or None."""
-        message = unpack(data, self.keys.get)
+        message = unpack(data, self.answering.get)
         if (
             message is None
             or message.kind != REQUEST
@@ -130,7 +131,12 @@ class Reflector:
         self.last_sequence[message.user] = message.sequence
         held = min(HELD_MAX, max(0, now_ns - received_ns))
         reply = Message(REPLY, message.user, message.sequence, message.sent_ns, tos, held)
-        return pack(reply, self.keys[message.user])
+        return pack(reply, self.answering[message.user])
+
+    def answer_only(self, users: Iterable[str]) -> None:
+        """Answer only these users from now on (those without a key stay unanswered)."""
+        fields = {user_field(user) for user in users}
+        self.answering = {field: key for field, key in self.keys.items() if field in fields}
 
     def _bucket(self, user: bytes) -> TokenBucket:
         bucket = self.buckets.get(user)
@@ -248,10 +254,12 @@ class EchoSocket:
         self.sock.setblocking(False)
         self.sock.bind((address, port))
 
-    def send_requests(self) -> None:
-        for peer, requester in self.requesters.items():
+    def send_requests(self, peers: Optional[Iterable[tuple[str, int]]] = None) -> None:
+        """A request to each of `peers` (default: every requester's peer)."""
+        for peer in self.requesters if peers is None else peers:
+            request = self.requesters[peer].request(time.monotonic_ns())
             with contextlib.suppress(OSError):  # unreachable now: the request is lost, and counted so
-                self.sock.sendto(requester.request(time.monotonic_ns()), peer)
+                self.sock.sendto(request, peer)
 
     def drain(self) -> None:
         """Read what is queued (at most READ_MAX): replies to their requesters, requests answered. Times

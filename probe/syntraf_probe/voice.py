@@ -16,6 +16,7 @@ from .emodel import CODECS, mos, r_factor
 from .iperf3 import read_password
 from .lineproto import edge_tags, point, series
 from .meter import Sample
+from .schedule import running
 
 log = logging.getLogger("syntraf_probe.voice")
 
@@ -77,6 +78,25 @@ class Voice:
                     self.socket.requesters[peer] = Requester(
                         config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
                     )
+        self.sending = list(self.edges_of)  # the peers requested now: all, or a rotating group's current
+        self.epochs: Optional[tuple[int, range]] = None  # (current, answered) when last followed
+
+    def follow_schedule(self, now: float) -> None:
+        """A rotating group (schedule.py): request only from the peers whose edges run in the current
+        epoch; answer the peers of every epoch within the tolerated clock skew of `now` (Unix time), since
+        a peer switches when its own clock says so. Users are host uids (syntraf_ctl.auth.scope)."""
+        schedule = self.config.schedule
+        if schedule is None:
+            return
+        margin = self.config.auth.time_skew_threshold
+        epochs = (schedule.epoch(now), range(schedule.epoch(now - margin), schedule.epoch(now + margin) + 1))
+        if epochs == self.epochs:
+            return
+        self.epochs = epochs
+        host = self.config.host
+        self.sending = [peer for peer, edges in self.edges_of.items() if running(edges, schedule, host, now)]
+        peers = {member for epoch in epochs[1] for pair in schedule.pairs_of(host, epoch) for member in pair}
+        self.socket.reflector.answer_only(peers - {host})
 
     async def run(self) -> None:
         """Send requests at the configured rate, read the socket every tick, and write each interval once
@@ -88,9 +108,10 @@ class Voice:
         try:
             while True:
                 self.socket.drain()
+                self.follow_schedule(time.time())
                 now = time.monotonic_ns()
                 if now >= next_send:
-                    self.socket.send_requests()
+                    self.socket.send_requests(self.sending)
                     next_send += period_ns
                 if now >= window_start + step_ns + TIMEOUT_NS:
                     self.emit(self.lines(window_start, window_start + step_ns))
@@ -105,6 +126,8 @@ class Voice:
         out = []
         for peer, requester in self.socket.requesters.items():
             stats = requester.stats(start_ns, end_ns)
+            if stats.sent == 0:
+                continue  # not requested in the interval: a rotating group's peer of another epoch
             for edge in self.edges_of[peer]:
                 out.append(point(self.series[edge.name], self.fields(edge, stats), time_wall))
         return out

@@ -172,3 +172,15 @@ def test_a_round_trip_excludes_the_time_datagrams_wait_for_a_drain():
     finally:
         a.close()
         b.close()
+
+
+def test_the_reflector_answers_only_the_users_it_is_told():
+    """A rotating group's reflector answers the current epoch's peers only (voice.py)."""
+    lab3 = echo_key(users_hash("lab3", "pair-password"))
+    reflector = Reflector({"lab2": KEY, "lab3": lab3}, rate=20)
+    reflector.answer_only({"lab3", "lab9"})  # lab9: a peer without a key stays unanswered
+    assert reflector.answer(request(1), EF << 2, 0, 0) is None  # lab2: a peer of another epoch
+    assert reflector.answer(request(1, lab3, "lab3"), EF << 2, 0, 0) is not None
+    reflector.answer_only({"lab2", "lab3"})
+    assert reflector.answer(request(2), EF << 2, MS, MS) is not None
+    assert reflector.dropped == 1
