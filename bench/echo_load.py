@@ -3,7 +3,8 @@ as in bench/probe_load.py (63 receiving and 63 sending edges): it requests from 
 edges it receives and answers the 63 peers that receive from it, each at `--rate` requests per second.
 
 This process runs the probe's own Voice (the code the supervisor runs) for host `p` on 127.0.0.2; a child
-process plays the 63 peers (an echo socket each, on 127.0.1.N), so only the probe's side is measured.
+process plays the 63 peers (an echo socket each, on 127.0.1.N, each at its own phase of the period, as
+unsynchronised hosts send), so only the probe's side is measured.
 Prints the CPU (% of one core) and the RSS the echo adds, and the echo loss.
 
     .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 2]
@@ -76,7 +77,8 @@ def probe_config(work: Path, peers: int, rate: float):
 
 
 def run_peers(peers: int, rate: float, seconds: float) -> None:
-    """The other ends: each peer answers p and requests from p (the edge it receives from p)."""
+    """The other ends: each peer answers p and requests from p (the edge it receives from p), at its own
+    phase of the period, as unsynchronised hosts do; read every 5 ms."""
     p_key = echo_key(users_hash("p", PASSWORD))
     sockets = []
     for i in range(1, peers + 1):
@@ -85,18 +87,15 @@ def run_peers(peers: int, rate: float, seconds: float) -> None:
         key = echo_key(users_hash(name, PASSWORD))
         echo.requesters[(PROBE, PORT)] = Requester(name, key, 46, time.time_ns() // 1000, 10**9)
         sockets.append(echo)
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for echo in sockets:
-            loop.add_reader(echo.sock.fileno(), lambda e=echo: e.readable(time.monotonic_ns()))
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            for echo in sockets:
-                echo.send_requests(time.monotonic_ns())
-            await asyncio.sleep(1 / rate)
-
-    asyncio.run(main())
+    start = time.monotonic()
+    due = [start + i / (peers * rate) for i in range(peers)]
+    while time.monotonic() < start + seconds:
+        for i, echo in enumerate(sockets):
+            echo.drain()
+            if time.monotonic() >= due[i]:
+                echo.send_requests()
+                due[i] += 1 / rate
+        time.sleep(0.005)
 
 
 def total(lines: list[str], field: str) -> int:

@@ -5,7 +5,12 @@ requests to the other's echo socket, marked with the group's DSCP; the other ans
 the same size, marked the same. Both read the TOS byte of what arrives (IP_RECVTOS): the reflector copies
 the request's into its reply, so the requester knows the DSCP as it arrived in both directions.
 
-Not an open reflector: a request is answered only when it carries a valid MAC under the pair's key (derived
+Cheap at any number of peers: the socket is read in batches on the supervisor's timer (`drain`), not woken
+per datagram. Round trips stay exact: the kernel stamps each datagram's arrival (SO_TIMESTAMPNS), and a
+reply says how long its request waited at the reflector (`held_ns`), which the requester subtracts.
+
+Not an open reflector: a request is answered only when it carries a valid MAC (keyed BLAKE2s, 16 bytes)
+under the pair's key (derived
 from the pair's iperf3 credential, which both ends hold: `sha256("{user}password")`, the users file's
 hash), a sequence number above the last one answered for that user (no replay), and the user's token
 bucket allows it; the reply is never larger than the request, and one request gets at most one reply.
@@ -19,16 +24,23 @@ import hashlib
 import hmac
 import socket
 import struct
+import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterable, NamedTuple, Optional
 
-MAGIC = b"SYE1"
+MAGIC = b"SYE2"
 REQUEST, REPLY = 1, 2
-# magic, kind, user (NUL-padded), sequence, the requester's clock (ns), the TOS the reflector saw
-_BODY = struct.Struct("!4sB32sQQB")
+USER_SIZE = 32
+# magic, kind, user (NUL-padded), sequence, the requester's clock (ns), the TOS the reflector saw, how long
+# the reflector held the request (ns, from its arrival to the reply)
+_BODY = struct.Struct(f"!4sB{USER_SIZE}sQQBI")
 MAC_SIZE = 16
 SIZE = _BODY.size + MAC_SIZE
 KEY_CONTEXT = b"syntraf echo v1"
+HELD_MAX = 2**32 - 1
+SO_TIMESTAMPNS = 35  # Linux; Python's socket module names it only from 3.14
+_TIMESPEC = struct.Struct("@qq")  # the kernel's receive time (CLOCK_REALTIME): seconds, nanoseconds
+_ANCILLARY_SPACE = socket.CMSG_SPACE(1) + socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 def echo_key(users_hash: str) -> bytes:
@@ -41,38 +53,42 @@ def users_hash(username: str, password: str) -> str:
     return hashlib.sha256(f"{{{username}}}{password}".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Message:
+def user_field(user: str) -> bytes:
+    """A user name as the packets carry it (NUL-padded): the reflector looks keys up by it, undecoded."""
+    return user.encode().ljust(USER_SIZE, b"\0")[:USER_SIZE]
+
+
+class Message(NamedTuple):
     kind: int
-    user: str
+    user: bytes  # user_field(name)
     sequence: int
     sent_ns: int
     tos_seen: int
+    held_ns: int
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    # keyed BLAKE2s is a MAC by design (RFC 7693 §2.9); HMAC-SHA256 costs 4 times as much through
+    # OpenSSL 3, which looks the digest up at every call
+    return hashlib.blake2s(body, key=key, digest_size=MAC_SIZE).digest()
 
 
 def pack(message: Message, key: bytes) -> bytes:
-    body = _BODY.pack(
-        MAGIC, message.kind, message.user.encode(), message.sequence, message.sent_ns, message.tos_seen
-    )
-    return body + hmac.new(key, body, hashlib.sha256).digest()[:MAC_SIZE]
+    body = _BODY.pack(MAGIC, *message)
+    return body + _mac(key, body)
 
 
-def unpack(data: bytes, key_of: Callable[[str], Optional[bytes]]) -> Optional[Message]:
-    """The message if `data` is well formed and its MAC is valid under the key of the user it names."""
-    if len(data) != SIZE:
+def unpack(data: bytes, key_of: Callable[[bytes], Optional[bytes]]) -> Optional[Message]:
+    """The message if `data` is well formed and its MAC is valid under the key of the user it names
+    (`key_of` gets the user field as sent, NUL-padded)."""
+    if len(data) != SIZE or data[:4] != MAGIC:
         return None
-    body, mac = data[: _BODY.size], data[_BODY.size :]
-    magic, kind, user, sequence, sent_ns, tos_seen = _BODY.unpack(body)
-    if magic != MAGIC or kind not in (REQUEST, REPLY):
+    body = data[: _BODY.size]
+    key = key_of(body[5 : 5 + USER_SIZE])
+    if key is None or not hmac.compare_digest(data[_BODY.size :], _mac(key, body)):
         return None
-    try:
-        name = user.rstrip(b"\0").decode()
-    except UnicodeDecodeError:
-        return None
-    key = key_of(name)
-    if key is None or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:MAC_SIZE]):
-        return None
-    return Message(kind, name, sequence, sent_ns, tos_seen)
+    message = Message._make(_BODY.unpack(body)[1:])
+    return message if message.kind in (REQUEST, REPLY) else None
 
 
 class TokenBucket:
@@ -82,7 +98,7 @@ class TokenBucket:
 
     def allow(self, now: float) -> bool:
         if self.last is not None:
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+            self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
         self.last = now
         if self.tokens < 1:
             return False
@@ -94,26 +110,39 @@ class Reflector:
     """Answers the requests of known users: `keys` maps a user to the pair's echo key."""
 
     def __init__(self, keys: dict[str, bytes], rate: float) -> None:
-        self.keys = keys
+        self.keys = {user_field(user): key for user, key in keys.items()}
+        self.answering = self.keys  # the users answered now: all, or a rotating group's current peers
         self.rate = rate  # requests per second per user it answers (twice what a requester sends)
-        self.buckets: dict[str, TokenBucket] = {}
-        self.last_sequence: dict[str, int] = {}
+        self.buckets: dict[bytes, TokenBucket] = {}
+        self.last_sequence: dict[bytes, int] = {}
         self.dropped = 0  # junk, unknown users, bad MACs, replays, over the rate
 
-    def answer(self, data: bytes, tos: int, now: float) -> Optional[bytes]:
-        message = unpack(data, self.keys.get)
-        bucket = self.buckets.setdefault(message.user, TokenBucket(self.rate, self.rate)) if message else None
+    def answer(self, data: bytes, tos: int, received_ns: int, now_ns: int) -> Optional[bytes]:
+        """The reply to `data` (arrived at `received_ns`, answered at `now_ns`: one clock), or None."""
+        message = unpack(data, self.answering.get)
         if (
             message is None
             or message.kind != REQUEST
             or message.sequence <= self.last_sequence.get(message.user, -1)
-            or not bucket.allow(now)
+            or not self._bucket(message.user).allow(now_ns / 1e9)
         ):
             self.dropped += 1
             return None
         self.last_sequence[message.user] = message.sequence
-        reply = Message(REPLY, message.user, message.sequence, message.sent_ns, tos)
-        return pack(reply, self.keys[message.user])
+        held = min(HELD_MAX, max(0, now_ns - received_ns))
+        reply = Message(REPLY, message.user, message.sequence, message.sent_ns, tos, held)
+        return pack(reply, self.answering[message.user])
+
+    def answer_only(self, users: Iterable[str]) -> None:
+        """Answer only these users from now on (those without a key stay unanswered)."""
+        fields = {user_field(user) for user in users}
+        self.answering = {field: key for field, key in self.keys.items() if field in fields}
+
+    def _bucket(self, user: bytes) -> TokenBucket:
+        bucket = self.buckets.get(user)
+        if bucket is None:
+            bucket = self.buckets[user] = TokenBucket(self.rate, self.rate)
+        return bucket
 
 
 @dataclass(frozen=True)
@@ -146,7 +175,7 @@ class Requester:
     """The requesting side of one pair: requests out, replies in, per-interval statistics."""
 
     def __init__(self, user: str, key: bytes, dscp: int, first_sequence: int, timeout_ns: int) -> None:
-        self.user, self.key, self.dscp, self.timeout_ns = user, key, dscp, timeout_ns
+        self.user, self.key, self.dscp, self.timeout_ns = user_field(user), key, dscp, timeout_ns
         self.sequence = first_sequence  # wall-clock based: above what the reflector saw before a restart
         self.sent: dict[int, int] = {}  # sequence -> sent (ns)
         self.replies: dict[int, tuple[int, int, int]] = {}  # sequence -> (rtt ns, TOS there, TOS here)
@@ -154,17 +183,20 @@ class Requester:
     def request(self, now_ns: int) -> bytes:
         self.sequence += 1
         self.sent[self.sequence] = now_ns
-        return pack(Message(REQUEST, self.user, self.sequence, now_ns, 0), self.key)
+        return pack(Message(REQUEST, self.user, self.sequence, now_ns, 0, 0), self.key)
 
-    def on_reply(self, data: bytes, tos: int, now_ns: int) -> bool:
-        message = unpack(data, lambda user: self.key if user == self.user else None)
+    def on_reply(self, data: bytes, tos: int, received_ns: int) -> bool:
+        message = unpack(data, self._key_of)
         sent = self.sent.get(message.sequence) if message and message.kind == REPLY else None
         if sent is None or sent != message.sent_ns or message.sequence in self.replies:
             return False  # junk, foreign, a duplicate, or for a request already accounted
-        if now_ns - sent > self.timeout_ns:
+        if received_ns - sent > self.timeout_ns:
             return False  # too late: counted as lost
-        self.replies[message.sequence] = (now_ns - sent, message.tos_seen, tos)
+        self.replies[message.sequence] = (received_ns - sent - message.held_ns, message.tos_seen, tos)
         return True
+
+    def _key_of(self, user: bytes) -> Optional[bytes]:
+        return self.key if user == self.user else None
 
     def stats(self, start_ns: int, end_ns: int) -> EchoStats:
         """The requests sent in [start, end) (whose replies had `timeout` to come); forgets them."""
@@ -193,19 +225,24 @@ def _remarked(values: list[int], dscp: int) -> Optional[float]:
     return 100.0 * sum(value != dscp for value in values) / len(values) if values else None
 
 
-def tos_of(ancillary: list) -> int:
-    """The TOS byte IP_RECVTOS attached to a datagram (0 if absent)."""
+def arrival(ancillary: list) -> tuple[int, Optional[int]]:
+    """The TOS byte (IP_RECVTOS; 0 if absent) and the kernel's receive time in ns (SO_TIMESTAMPNS, wall
+    clock; None if absent) of a datagram."""
+    tos, received = 0, None
     for level, kind, data in ancillary:
         if level == socket.IPPROTO_IP and kind == socket.IP_TOS and data:
-            return data[0]
-    return 0
+            tos = data[0]
+        elif level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            received = seconds * 1_000_000_000 + nanoseconds
+    return tos, received
 
 
 class EchoSocket:
     """The group's one echo socket (IPv4): answers requests, and hands replies to the requester of the
-    peer they come from. Non-blocking; `readable` is called by the event loop and reads what is queued."""
+    peer they come from. Non-blocking; `drain` reads what is queued, on the caller's timer."""
 
-    READ_MAX = 256  # datagrams per wake-up: a flood cannot hold the supervisor's loop
+    READ_MAX = 512  # datagrams per drain: a flood cannot hold the supervisor's loop
 
     def __init__(self, address: str, port: int, dscp: int, reflector: Reflector) -> None:
         self.reflector = reflector
@@ -213,27 +250,34 @@ class EchoSocket:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.setblocking(False)
         self.sock.bind((address, port))
 
-    def send_requests(self, now_ns: int) -> None:
-        for peer, requester in self.requesters.items():
+    def send_requests(self, peers: Optional[Iterable[tuple[str, int]]] = None) -> None:
+        """A request to each of `peers` (default: every requester's peer)."""
+        for peer in self.requesters if peers is None else peers:
+            request = self.requesters[peer].request(time.monotonic_ns())
             with contextlib.suppress(OSError):  # unreachable now: the request is lost, and counted so
-                self.sock.sendto(requester.request(now_ns), peer)
+                self.sock.sendto(request, peer)
 
-    def readable(self, now_ns: int) -> None:
+    def drain(self) -> None:
+        """Read what is queued (at most READ_MAX): replies to their requesters, requests answered. Times
+        are monotonic: each datagram's kernel arrival time is converted once per drain."""
+        wall_ahead = time.time_ns() - time.monotonic_ns()
         for _ in range(self.READ_MAX):
             try:
-                data, ancillary, _, source = self.sock.recvmsg(SIZE + 1, socket.CMSG_SPACE(1))
+                data, ancillary, _, source = self.sock.recvmsg(SIZE + 1, _ANCILLARY_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # an ICMP error queued on the socket (a peer not listening)
-            tos = tos_of(ancillary)
-            requester = self.requesters.get(source[:2])
-            if requester is not None and requester.on_reply(data, tos, now_ns):
+            tos, received_wall = arrival(ancillary)
+            received = time.monotonic_ns() if received_wall is None else received_wall - wall_ahead
+            requester = self.requesters.get(source)
+            if requester is not None and requester.on_reply(data, tos, received):
                 continue
-            reply = self.reflector.answer(data, tos, now_ns / 1e9)
+            reply = self.reflector.answer(data, tos, received, time.monotonic_ns())
             if reply is not None:
                 with contextlib.suppress(OSError):
                     self.sock.sendto(reply, source)

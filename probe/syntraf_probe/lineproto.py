@@ -20,11 +20,19 @@ def _field(value: FieldValue) -> str:
     return repr(float(value))
 
 
-def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], time: float) -> str:
-    """One point; fields that are None are left out; time in milliseconds."""
-    tag_text = "".join(f",{k}={_escape_tag(v)}" for k, v in sorted(tags.items()) if v != "")
+def series(measurement: str, tags: Mapping[str, str]) -> str:
+    """A point's measurement and tags, as the line protocol writes them: the same for all of a series."""
+    return measurement + "".join(f",{k}={_escape_tag(v)}" for k, v in sorted(tags.items()) if v != "")
+
+
+def point(series_text: str, fields: Mapping[str, FieldValue], time: float) -> str:
+    """One point of a series (`series`); fields that are None are left out; time in milliseconds."""
     field_text = ",".join(f"{k}={_field(v)}" for k, v in fields.items() if v is not None)
-    return f"{measurement}{tag_text} {field_text} {round(time * 1000)}"
+    return f"{series_text} {field_text} {round(time * 1000)}"
+
+
+def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldValue], time: float) -> str:
+    return point(series(measurement, tags), fields, time)
 
 
 def edge_tags(edge: Edge) -> dict:

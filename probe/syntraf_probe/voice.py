@@ -14,12 +14,16 @@ from .config import Config, ConfigError, Edge
 from .echo import EchoSocket, EchoStats, Reflector, Requester, echo_key, users_hash
 from .emodel import CODECS, mos, r_factor
 from .iperf3 import read_password
-from .lineproto import edge_tags, line
+from .lineproto import edge_tags, point, series
 from .meter import Sample
+from .schedule import running
 
 log = logging.getLogger("syntraf_probe.voice")
 
 TIMEOUT_NS = 1_000_000_000  # a reply later than this is a lost echo
+# the socket is read this often: the datagrams queued since cost one wake-up (their round trips stay exact:
+# kernel arrival times, and the time a request waited is subtracted, echo.py)
+TICK_NS = 100_000_000
 MIN_INTERVAL = 1.0  # s: at a few requests per second, shorter intervals would hold one or two round trips
 
 
@@ -60,8 +64,10 @@ class Voice:
         reflector = Reflector(keys, 2 * config.echo.rate)
         self.socket = EchoSocket(config.address, config.echo.port, dscp, reflector)
         self.edges_of: dict[tuple[str, int], list[Edge]] = {}
+        self.series: dict[str, str] = {}  # edge name -> its points' measurement and tags, escaped once
         for edge in config.edges:
             if edge.initiator == config.host:
+                self.series[edge.name] = series("syntraf_voice", edge_tags(edge))
                 peer = (edge.connect_address, config.echo.port)
                 self.edges_of.setdefault(peer, []).append(edge)
                 if peer not in self.socket.requesters:
@@ -72,29 +78,47 @@ class Voice:
                     self.socket.requesters[peer] = Requester(
                         config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
                     )
+        self.sending = list(self.edges_of)  # the peers requested now: all, or a rotating group's current
+        self.epochs: Optional[tuple[int, range]] = None  # (current, answered) when last followed
+
+    def follow_schedule(self, now: float) -> None:
+        """A rotating group (schedule.py): request only from the peers whose edges run in the current
+        epoch; answer the peers of every epoch within the tolerated clock skew of `now` (Unix time), since
+        a peer switches when its own clock says so. Users are host uids (syntraf_ctl.auth.scope)."""
+        schedule = self.config.schedule
+        if schedule is None:
+            return
+        margin = self.config.auth.time_skew_threshold
+        epochs = (schedule.epoch(now), range(schedule.epoch(now - margin), schedule.epoch(now + margin) + 1))
+        if epochs == self.epochs:
+            return
+        self.epochs = epochs
+        host = self.config.host
+        self.sending = [peer for peer, edges in self.edges_of.items() if running(edges, schedule, host, now)]
+        peers = {member for epoch in epochs[1] for pair in schedule.pairs_of(host, epoch) for member in pair}
+        self.socket.reflector.answer_only(peers - {host})
 
     async def run(self) -> None:
-        """Send requests at the configured rate and write each interval once its replies had their time."""
-        loop = asyncio.get_running_loop()
-        loop.add_reader(self.socket.sock.fileno(), lambda: self.socket.readable(time.monotonic_ns()))
+        """Send requests at the configured rate, read the socket every tick, and write each interval once
+        its replies had their time. One timer for the group, however many peers."""
+        period_ns = int(1e9 / self.config.echo.rate)
+        step_ns = int(self.interval * 1e9)
+        window_start = time.monotonic_ns()
+        next_send = window_start
         try:
-            period_ns = int(1e9 / self.config.echo.rate)
-            step_ns = int(self.interval * 1e9)
-            window_start = time.monotonic_ns()
-            next_send = window_start
             while True:
+                self.socket.drain()
+                self.follow_schedule(time.time())
                 now = time.monotonic_ns()
                 if now >= next_send:
-                    self.socket.send_requests(now)
+                    self.socket.send_requests(self.sending)
                     next_send += period_ns
                 if now >= window_start + step_ns + TIMEOUT_NS:
                     self.emit(self.lines(window_start, window_start + step_ns))
                     window_start += step_ns
-                await asyncio.sleep(
-                    max(0.0, (min(next_send, window_start + step_ns + TIMEOUT_NS) - now) / 1e9)
-                )
+                wake = min(next_send, window_start + step_ns + TIMEOUT_NS, now + TICK_NS)
+                await asyncio.sleep(max(0, wake - now) / 1e9)
         finally:
-            loop.remove_reader(self.socket.sock.fileno())
             self.socket.close()
 
     def lines(self, start_ns: int, end_ns: int) -> list[str]:
@@ -102,8 +126,10 @@ class Voice:
         out = []
         for peer, requester in self.socket.requesters.items():
             stats = requester.stats(start_ns, end_ns)
+            if stats.sent == 0:
+                continue  # not requested in the interval: a rotating group's peer of another epoch
             for edge in self.edges_of[peer]:
-                out.append(line("syntraf_voice", edge_tags(edge), self.fields(edge, stats), time_wall))
+                out.append(point(self.series[edge.name], self.fields(edge, stats), time_wall))
         return out
 
     def fields(self, edge: Edge, stats: EchoStats) -> dict:
@@ -124,4 +150,6 @@ class Voice:
         if rtt and sample is not None and sample.up == 1 and sample.jitter_ms is not None:
             r = r_factor(fields["rtt_mean_ms"], sample.jitter_ms, sample.loss_pct, self.codec)
             fields["r_factor"], fields["mos"] = round(r, 2), round(mos(r), 3)
+            # the iperf3 interval it was scored with: a MOS can be checked against its inputs
+            fields["mos_jitter_ms"], fields["mos_loss_pct"] = sample.jitter_ms, float(sample.loss_pct)
         return fields

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from typing import Callable, Optional
 
 import pytest
 from syntraf_probe.echo import (
@@ -19,6 +20,7 @@ from syntraf_probe.echo import (
     echo_key,
     pack,
     unpack,
+    user_field,
     users_hash,
 )
 
@@ -26,41 +28,50 @@ KEY = echo_key(users_hash("lab2", "pair-password"))
 OTHER = echo_key(users_hash("lab2", "another-password"))
 EF = 46
 MS = 1_000_000
+LAB2 = user_field("lab2")
+
+
+def keys(user: str, key: bytes) -> Callable[[bytes], Optional[bytes]]:
+    return {user_field(user): key}.get
 
 
 def request(sequence: int, key: bytes = KEY, user: str = "lab2") -> bytes:
-    return pack(Message(REQUEST, user, sequence, 123, 0), key)
+    return pack(Message(REQUEST, user_field(user), sequence, 123, 0, 0), key)
 
 
 def test_a_packet_is_accepted_only_whole_and_under_its_users_key():
     data = request(7)
     assert len(data) == SIZE
-    assert unpack(data, {"lab2": KEY}.get) == Message(REQUEST, "lab2", 7, 123, 0)
-    assert unpack(data, {"lab2": OTHER}.get) is None  # another pair's key
-    assert unpack(data, {"lab3": KEY}.get) is None  # a user nobody configured
-    assert unpack(data[:-1], {"lab2": KEY}.get) is None and unpack(data + b"x", {"lab2": KEY}.get) is None
+    assert unpack(data, keys("lab2", KEY)) == Message(REQUEST, LAB2, 7, 123, 0, 0)
+    assert unpack(data, keys("lab2", OTHER)) is None  # another pair's key
+    assert unpack(data, keys("lab3", KEY)) is None  # a user nobody configured
+    assert unpack(data[:-1], keys("lab2", KEY)) is None and unpack(data + b"x", keys("lab2", KEY)) is None
     flipped = bytes([data[0] ^ 1]) + data[1:]
-    assert unpack(flipped, {"lab2": KEY}.get) is None
+    assert unpack(flipped, keys("lab2", KEY)) is None
+    tampered = data[:-20] + bytes([data[-20] ^ 1]) + data[-19:]  # the held time, after the MAC was made
+    assert unpack(tampered, keys("lab2", KEY)) is None
     assert echo_key(users_hash("lab2", "pair-password")) != users_hash("lab2", "pair-password")
 
 
 def test_the_reflector_answers_each_valid_request_once_and_never_more_than_it_got():
     reflector = Reflector({"lab2": KEY}, rate=20)
-    reply = reflector.answer(request(1), tos=EF << 2, now=0.0)
+    reply = reflector.answer(request(1), tos=EF << 2, received_ns=0, now_ns=3 * MS)
     assert reply is not None and len(reply) == len(request(1))
-    assert unpack(reply, {"lab2": KEY}.get) == Message(REPLY, "lab2", 1, 123, EF << 2)
-    assert reflector.answer(request(1), EF << 2, 0.01) is None  # a replay
-    assert reflector.answer(request(0), EF << 2, 0.02) is None  # older than the last answered
-    assert reflector.answer(reply, EF << 2, 0.03) is None  # a reply is never answered (no ping-pong)
-    assert reflector.answer(request(2, OTHER), 0, 0.04) is None  # foreign: another key
-    assert reflector.answer(os.urandom(SIZE), 0, 0.05) is None  # junk
-    assert reflector.answer(b"", 0, 0.06) is None
+    assert unpack(reply, keys("lab2", KEY)) == Message(REPLY, LAB2, 1, 123, EF << 2, 3 * MS)  # held 3 ms
+    assert reflector.answer(request(1), EF << 2, 10 * MS, 10 * MS) is None  # a replay
+    assert reflector.answer(request(0), EF << 2, 20 * MS, 20 * MS) is None  # older than the last answered
+    assert reflector.answer(reply, EF << 2, 30 * MS, 30 * MS) is None  # a reply is never answered
+    assert reflector.answer(request(2, OTHER), 0, 40 * MS, 40 * MS) is None  # foreign: another key
+    assert reflector.answer(os.urandom(SIZE), 0, 50 * MS, 50 * MS) is None  # junk
+    assert reflector.answer(b"", 0, 60 * MS, 60 * MS) is None
     assert reflector.dropped == 6
 
 
 def test_the_reflector_is_rate_limited_per_user():
     reflector = Reflector({"lab2": KEY}, rate=20)
-    answered = sum(reflector.answer(request(n), 0, n / 1000) is not None for n in range(1, 1001))  # 1000/s
+    answered = sum(
+        reflector.answer(request(n), 0, n * MS, n * MS) is not None for n in range(1, 1001)
+    )  # 1000/s
     assert 20 <= answered <= 41  # the burst (20) and one second at 20/s, not 1000
 
 
@@ -73,9 +84,11 @@ def test_the_requester_measures_round_trips_loss_and_dscp_both_ways():
         if k == 3:
             continue  # lost on the way
         there = (0 if k == 5 else EF) << 2  # remarked to CS0 on the way there, once
-        reply = reflector.answer(data, there, sent / 1e9)
-        assert requester.on_reply(reply, EF << 2, sent + (80 + k) * MS)
-        assert not requester.on_reply(reply, EF << 2, sent + (81 + k) * MS)  # a duplicate
+        # the request waits k ms at the reflector (a drain later): not part of the round trip
+        arrived = sent + 40 * MS
+        reply = reflector.answer(data, there, arrived, arrived + k * MS)
+        assert requester.on_reply(reply, EF << 2, sent + (80 + 2 * k) * MS)
+        assert not requester.on_reply(reply, EF << 2, sent + (81 + 2 * k) * MS)  # a duplicate
     stats = requester.stats(0, 1000 * MS)
     assert (stats.sent, stats.lost) == (10, 1)
     assert stats.rtt_ms == tuple(80.0 + k for k in range(10) if k != 3)
@@ -88,8 +101,8 @@ def test_the_requester_measures_round_trips_loss_and_dscp_both_ways():
 def test_a_late_or_forged_reply_counts_as_lost():
     requester = Requester("lab2", KEY, EF, first_sequence=0, timeout_ns=500 * MS)
     data = requester.request(0)
-    reply = Reflector({"lab2": KEY}, rate=10).answer(data, EF << 2, 0.0)
-    assert not requester.on_reply(pack(Message(REPLY, "lab2", 1, 0, 0), OTHER), 0, MS)
+    reply = Reflector({"lab2": KEY}, rate=10).answer(data, EF << 2, 0, 0)
+    assert not requester.on_reply(pack(Message(REPLY, LAB2, 1, 0, 0, 0), OTHER), 0, MS)
     assert not requester.on_reply(reply, EF << 2, 600 * MS)
     assert requester.stats(0, MS).lost == 1
 
@@ -104,7 +117,7 @@ def drain(*sockets: EchoSocket, seconds: float = 0.3) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for echo in sockets:
-            echo.readable(time.monotonic_ns())
+            echo.drain()
         time.sleep(0.005)
 
 
@@ -119,7 +132,7 @@ def test_two_echo_sockets_on_loopback_see_the_marked_dscp_and_refuse_strangers()
         a.requesters[("127.0.0.1", b_port)] = requester
         start = time.monotonic_ns()
         for _ in range(5):
-            a.send_requests(time.monotonic_ns())
+            a.send_requests()
             drain(a, b, seconds=0.02)
         drain(a, b)
         stats = requester.stats(start, time.monotonic_ns())
@@ -135,3 +148,39 @@ def test_two_echo_sockets_on_loopback_see_the_marked_dscp_and_refuse_strangers()
         stranger.close()
         a.close()
         b.close()
+
+
+def test_a_round_trip_excludes_the_time_datagrams_wait_for_a_drain():
+    """The sockets are read on a timer (echo.py): a request that waited 300 ms for the reflector's drain,
+    and a reply that waited 300 ms for the requester's, still give the loopback's round trip (kernel
+    arrival times; the reply carries the reflector's wait). Read at drain time, it would be over 600 ms."""
+    a_port, b_port = free_udp_port(), free_udp_port()
+    a = EchoSocket("127.0.0.1", a_port, EF, Reflector({}, rate=10))
+    b = EchoSocket("127.0.0.1", b_port, EF, Reflector({"lab2": KEY}, rate=10))
+    try:
+        requester = Requester("lab2", KEY, EF, first_sequence=time.time_ns(), timeout_ns=2000 * MS)
+        a.requesters[("127.0.0.1", b_port)] = requester
+        start = time.monotonic_ns()
+        a.send_requests()
+        time.sleep(0.3)
+        b.drain()
+        time.sleep(0.3)
+        a.drain()
+        stats = requester.stats(start, time.monotonic_ns())
+        assert (stats.sent, stats.lost) == (1, 0)
+        assert stats.rtt_ms[0] < 100  # under load too: 600 ms of waiting are not in it
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_reflector_answers_only_the_users_it_is_told():
+    """A rotating group's reflector answers the current epoch's peers only (voice.py)."""
+    lab3 = echo_key(users_hash("lab3", "pair-password"))
+    reflector = Reflector({"lab2": KEY, "lab3": lab3}, rate=20)
+    reflector.answer_only({"lab3", "lab9"})  # lab9: a peer without a key stays unanswered
+    assert reflector.answer(request(1), EF << 2, 0, 0) is None  # lab2: a peer of another epoch
+    assert reflector.answer(request(1, lab3, "lab3"), EF << 2, 0, 0) is not None
+    reflector.answer_only({"lab2", "lab3"})
+    assert reflector.answer(request(2), EF << 2, MS, MS) is not None
+    assert reflector.dropped == 1

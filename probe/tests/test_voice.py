@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -68,6 +69,7 @@ def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
     assert 0 < fields["rtt_min_ms"] <= fields["rtt_mean_ms"] <= fields["rtt_max_ms"] < 50
     expected = mos(r_factor(fields["rtt_mean_ms"], 2.0, 2.0, CODECS["g711"]))
     assert fields["mos"] == pytest.approx(expected, abs=0.002)
+    assert (fields["mos_jitter_ms"], fields["mos_loss_pct"]) == (2.0, 2.0)  # the inputs it was scored with
     assert a.socket.reflector.dropped == 0
 
 
@@ -98,3 +100,59 @@ def test_the_probe_sends_the_echo_points_with_its_flushes(tmp_path):
 
     asyncio.run(run())
     assert any(item.startswith("syntraf_voice,") for item in flushed)
+
+
+def rotating_config(tmp_path):
+    """Host a of a rotating group a, b, c, d with one peer per epoch (100 s, from Unix time 0): it requests
+    from the listeners of the edges it receives (reverse mode) and answers the initiators of those it sends.
+    Epoch 0: a sends to b and receives from d; epoch 1: c both ways; epoch 2: to d, from b."""
+    addresses = {"a": "127.0.0.2", "b": "127.0.0.3", "c": "127.0.0.4", "d": "127.0.0.5"}
+    peers = ("b", "c", "d")
+    edges = [edge(addresses, "voip", p, "a", 15000 + i) for i, p in enumerate(peers)]
+    edges += [edge(addresses, "voip", "a", p, 15100 + i) for i, p in enumerate(peers)]
+    data = config(tmp_path, "a", "voip", edges, "http://127.0.0.1:1", addresses["a"])
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for p in peers:
+        (keys / f"{p}.password").write_text(f"{p}-password\n")
+    users = tmp_path / "users"
+    users.write_text("".join(f"{p},{users_hash(p, 'a-password')}\n" for p in peers))
+    data["auth"] = {
+        "time_skew_threshold": 10,
+        "private_key_path": str(tmp_path / "unused.pem"),
+        "authorized_users_path": str(users),
+        "username": "a",
+        "public_keys_dir": str(keys),
+    }
+    data["echo"] = {"port": PORT + 2, "rate": 10, "codec": "g711"}
+    data["schedule"] = {"epoch_seconds": 100, "origin": 0, "peers": 1, "members": ["a", "b", "c", "d"]}
+    return parse_config(json.dumps(data), "a.json"), addresses
+
+
+def test_a_rotating_group_echoes_the_current_epochs_peers_and_answers_them_with_a_handover(tmp_path):
+    cfg, addresses = rotating_config(tmp_path)
+    lines: list[str] = []
+    voice = Voice(cfg, lines.extend, lambda e: None)
+    try:
+
+        def requested() -> set[str]:
+            return {host for host, address in addresses.items() if (address, PORT + 2) in voice.sending}
+
+        def answered() -> set[str]:
+            return {user.rstrip(b"\0").decode() for user in voice.socket.reflector.answering}
+
+        voice.follow_schedule(50.0)  # epoch 0, more than the skew threshold (10 s) from either boundary
+        assert (requested(), answered()) == ({"d"}, {"b", "d"})
+        voice.follow_schedule(95.0)  # epoch 1 begins within 10 s by some peer's clock: b, d and c answered
+        assert (requested(), answered()) == ({"d"}, {"b", "c", "d"})
+        voice.follow_schedule(105.0)  # epoch 1: c requested; epoch 0's peers still answered
+        assert (requested(), answered()) == ({"c"}, {"b", "c", "d"})
+        voice.follow_schedule(150.0)
+        assert (requested(), answered()) == ({"c"}, {"c"})
+        start = time.monotonic_ns()
+        voice.socket.send_requests(voice.sending)
+        written = voice.lines(start, time.monotonic_ns())
+        tags = [dict(tag.split("=") for tag in item.split(" ")[0].split(",")[1:]) for item in written]
+        assert [(tag["src"], tag["dst"]) for tag in tags] == [("c", "a")]  # only the requested peer's edge
+    finally:
+        voice.socket.close()

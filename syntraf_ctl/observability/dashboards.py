@@ -21,7 +21,7 @@ from syntraf_ctl.observability.thresholds import Thresholds
 
 WIDTH = 24
 MAX_UID = 40
-UNITS = {"loss_pct": "percent", "jitter_ms": "ms", "outage_s": "s"}
+UNITS = {"loss_pct": "percent", "jitter_ms": "ms", "outage_s": "s", "mos": "none"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,29 @@ def mesh(backend: Backend, group: MeshGroup, limits: Thresholds) -> model.Dashbo
     builder = _dashboard(backend, "mesh", group.name, f"syntraf mesh {group.name} ({backend.name})")
     for index, (title, query, alias, red_at) in enumerate(panels, 1):
         builder.with_panel(_matrix(backend, index, title, query, alias, red_at, link))
+    if group.echo is not None:
+        builder.with_panel(_mos_matrix(backend, len(panels) + 1, group.name, limits.mos, link))
     return builder.build()
+
+
+def _mos_matrix(backend: Backend, panel_id: int, group: str, limit: float, link: str):
+    """The echo's mean MOS per edge, red below the group's alert limit, under the other matrices."""
+    query = backend.queries.matrix_mos(group)
+    steps = [model.Threshold(value=None, color="red"), model.Threshold(value=limit, color="green")]
+    return (
+        _matrix(backend, panel_id, "MOS (mean, E-model)", query, "mos", limit, link)
+        .thresholds(db.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps))
+        .grid_pos(model.GridPos(h=10, w=WIDTH // 3, x=0, y=10))
+    )
+
+
+def _voice_rows(q: Queries) -> list[tuple[str, Any, str]]:
+    """The echo's panels of the pair explorer: (title, query of labels, unit)."""
+    return [
+        ("Round trip (ms, echo)", q.rtt, "ms"),
+        ("MOS (min, E-model)", q.mos, "none"),
+        ("DSCP remarked %", q.remarked, "percent"),
+    ]
 
 
 def _series(backend: Backend, panel_id: int, title: str, queries: list[str], unit: str, x: int, y: int):
@@ -145,6 +167,7 @@ def pair(backend: Backend) -> model.Dashboard:
         ("Jitter (ms, max)", q.jitter, "ms"),
         ("Bitrate", q.bitrate, "bps"),
         ("Up (0 = outage)", q.up, "none"),
+        *_voice_rows(q),
     ]
     for index, (title, query, unit) in enumerate(rows):
         builder.with_panel(
@@ -172,6 +195,7 @@ def host(backend: Backend) -> model.Dashboard:
         ("Loss % from $host", q.loss(**out), "percent"),
         ("Jitter into $host (ms)", q.jitter(**into), "ms"),
         ("Jitter from $host (ms)", q.jitter(**out), "ms"),
+        *((f"{title} into $host", query(**into), unit) for title, query, unit in _voice_rows(q)),
     ]
     for index, (title, query, unit) in enumerate(rows):
         builder.with_panel(_series(backend, index + 1, title, [query], unit, index % 2 * 12, index // 2 * 8))

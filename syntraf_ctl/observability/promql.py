@@ -36,6 +36,16 @@ def bitrate(window: str, by: str = EDGE, **labels: str) -> str:
     return f"avg by ({by}) (avg_over_time({selector('bitrate_bps', **labels)}[{window}]))"
 
 
+def mos_mean(window: str, by: str = EDGE, **labels: str) -> str:
+    """The echo's mean MOS over `window` (syntraf_voice: groups with `echo`)."""
+    return f"avg by ({by}) (avg_over_time({selector('voice_mos', **labels)}[{window}]))"
+
+
+def remarked_max(window: str, by: str = EDGE, **labels: str) -> str:
+    """The largest share of echo packets that arrived with another DSCP than sent, over `window`."""
+    return f"max by ({by}) (max_over_time({selector('voice_remarked_pct', **labels)}[{window}]))"
+
+
 def probe_field(field: str, **labels: str) -> str:
     """The last health value of each probe (host, group) within the last 2 minutes."""
     return f"max by (host, group) (last_over_time({selector('probe_' + field, **labels)}[2m]))"

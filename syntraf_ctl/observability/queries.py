@@ -35,6 +35,11 @@ class Queries(Protocol):
     def up(self, **labels: str) -> str: ...
     def health(self, field: str) -> str: ...
     def tag_values(self, tag: str, **labels: str) -> str: ...
+    # the echo (syntraf_voice, groups with `echo`): round trip, call quality, DSCP remarking
+    def matrix_mos(self, group: str) -> str: ...
+    def rtt(self, **labels: str) -> str: ...
+    def mos(self, **labels: str) -> str: ...
+    def remarked(self, **labels: str) -> str: ...
 
 
 class PromQL:
@@ -68,6 +73,19 @@ class PromQL:
 
     def tag_values(self, tag: str, **labels: str) -> str:
         return f"label_values({promql.selector('up', **labels)}, {tag})"
+
+    def matrix_mos(self, group: str) -> str:
+        return promql.mos_mean("$__range", "src, dst", group=group)
+
+    def rtt(self, **labels: str) -> str:
+        rtt = promql.selector("voice_rtt_mean_ms", **labels)
+        return f"avg by (src, dst) (avg_over_time({rtt}[$__interval]))"
+
+    def mos(self, **labels: str) -> str:
+        return f"min by (src, dst) (min_over_time({promql.selector('voice_mos', **labels)}[$__interval]))"
+
+    def remarked(self, **labels: str) -> str:
+        return promql.remarked_max("$__interval", "src, dst", **labels)
 
 
 class InfluxQL:
@@ -105,10 +123,26 @@ class InfluxQL:
     def tag_values(self, tag: str, **labels: str) -> str:
         return f'SHOW TAG VALUES FROM "syntraf" WITH KEY = "{tag}"{_where(labels, " WHERE ")}'
 
+    def matrix_mos(self, group: str) -> str:
+        return _select('mean("mos") AS "mos"', measurement=VOICE, group=group)
 
-def _select(fields: str, by_time: str = "", **labels: str) -> str:
+    def rtt(self, **labels: str) -> str:
+        return _select('mean("rtt_mean_ms") AS "rtt_ms"', "time($__interval), ", VOICE, **labels)
+
+    def mos(self, **labels: str) -> str:
+        return _select('min("mos") AS "mos"', "time($__interval), ", VOICE, **labels)
+
+    def remarked(self, **labels: str) -> str:
+        return _select('max("remarked_pct") AS "remarked_pct"', "time($__interval), ", VOICE, **labels)
+
+
+VOICE = "syntraf_voice"
+
+
+def _select(fields: str, by_time: str = "", measurement: str = "syntraf", **labels: str) -> str:
     return (
-        f'SELECT {fields} FROM "syntraf" WHERE {_where(labels, "")}$timeFilter GROUP BY {by_time}"src", "dst"'
+        f'SELECT {fields} FROM "{measurement}" WHERE {_where(labels, "")}$timeFilter '
+        f'GROUP BY {by_time}"src", "dst"'
     )
 
 

@@ -97,9 +97,37 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
             " refused writes)",
         ),
     ]
+    rules += voice_alerts(group, limits)
     # Evaluated at least as often as `for` (a shorter `for` would act as one interval), 10 s to 30 s.
     every = duration(min(MAX_EVERY_S, max(MIN_EVERY_S, limits.for_s)))
     return {"name": f"syntraf-alerts-{name}", "interval": every, "rules": rules}
+
+
+def voice_alerts(group: MeshGroup, limits: Thresholds) -> list[dict[str, Any]]:
+    """From the echo (groups with `echo` only): a path whose mean MOS over the window is below the group's
+    limit, and a path whose packets arrive with another DSCP than sent (any share above 0)."""
+    if group.echo is None:
+        return []
+    name, window, wait = group.name, duration(limits.window_s), duration(limits.for_s)
+    labels = {"syntraf_group": name, "severity": "warning"}
+    return [
+        _alert(
+            "SyntrafPathMOS",
+            f"{promql.mos_mean(window, group=name)} < {limits.mos:g}",
+            wait,
+            labels,
+            f"{{{{ $labels.src }}}} -> {{{{ $labels.dst }}}} mean MOS below {limits.mos:g} over {window}"
+            f" in {name}",
+        ),
+        _alert(
+            "SyntrafDscpRemarked",
+            f"{promql.remarked_max(window, EDGE_DSCP, group=name)} > 0",
+            wait,
+            labels,
+            f"{{{{ $labels.src }}}} -> {{{{ $labels.dst }}}} arrives with another DSCP than"
+            f" {{{{ $labels.dscp }}}} (remarked on the path) in {name}",
+        ),
+    ]
 
 
 def _host_trouble(loss: str, limit: float) -> str:

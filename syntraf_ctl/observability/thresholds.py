@@ -12,7 +12,7 @@ from syntraf_ctl.problems import Problem
 from syntraf_ctl.variables import Vars
 
 EF = 46
-KEYS = ("loss_pct", "jitter_ms", "for", "window")
+KEYS = ("loss_pct", "jitter_ms", "for", "window", "mos")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smh])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_DURATION_S = 86400
@@ -27,12 +27,14 @@ class Thresholds:
     jitter_ms: float
     for_s: int
     window_s: int
+    mos: float  # the echo's mean MOS below which a path alerts (groups with `echo`)
 
 
 # Voice (EF) tolerates far less loss and jitter than bulk classes (ITU-T G.114/G.1020 orders of magnitude).
+# MOS 3.6 is R 70 and MOS 3.1 is R 60 (G.107 Annex B): "some" and "many users dissatisfied" (G.109).
 DEFAULTS = {
-    "ef": Thresholds(loss_pct=1.0, jitter_ms=30.0, for_s=300, window_s=300),
-    "other": Thresholds(loss_pct=5.0, jitter_ms=100.0, for_s=300, window_s=300),
+    "ef": Thresholds(loss_pct=1.0, jitter_ms=30.0, for_s=300, window_s=300, mos=3.6),
+    "other": Thresholds(loss_pct=5.0, jitter_ms=100.0, for_s=300, window_s=300, mos=3.1),
 }
 
 
@@ -68,6 +70,7 @@ _PARSERS: dict[str, Any] = {
     "jitter_ms": lambda v: _parse_limit(v, 0, 60_000, "ms"),
     "for": _parse_duration,
     "window": _parse_duration,
+    "mos": lambda v: _parse_limit(v, 1, 4.5, "(MOS)"),
 }
 
 
@@ -102,9 +105,11 @@ def group_thresholds(model: Model, scope: Vars) -> tuple[dict[str, Thresholds], 
         shortest = max(2 * group.traffic.interval, MIN_WINDOW_S)
         if values["window"] < shortest:
             add("window", f"must be at least {shortest:g} s (two intervals of the group, and 30 s)")
-        result[name] = Thresholds(values["loss_pct"], values["jitter_ms"], values["for"], values["window"])
+        result[name] = Thresholds(
+            values["loss_pct"], values["jitter_ms"], values["for"], values["window"], values["mos"]
+        )
     return result, problems
 
 
-def _fields(thresholds: Thresholds) -> tuple[float, float, int, int]:
-    return thresholds.loss_pct, thresholds.jitter_ms, thresholds.for_s, thresholds.window_s
+def _fields(thresholds: Thresholds) -> tuple[float, float, int, int, float]:
+    return thresholds.loss_pct, thresholds.jitter_ms, thresholds.for_s, thresholds.window_s, thresholds.mos

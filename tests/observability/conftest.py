@@ -20,7 +20,7 @@ all: {children: {g: {hosts: {a: {ansible_host: 127.0.0.1}, b: {ansible_host: 127
 GROUP_VARS = f"""\
 syntraf_mesh_groups:
   g:
-    {{packet_size: 172, packets_per_second: 50, dscp: ef, interval: 1,
+    {{packet_size: 172, packets_per_second: 50, dscp: ef, interval: 1, echo: {{port: 25300}},
      alerts: {{loss_pct: 2, for: 1m, window: 2m}}}}
 syntraf_influxdb:
   - {{url: "http://127.0.0.1:8428", org: noc, bucket: syntraf, token: "{{{{ vault_token }}}}"}}

@@ -61,6 +61,43 @@ def points(end_s: int) -> list[Point]:
     return result
 
 
+@dataclass(frozen=True)
+class VoicePoint:
+    """A syntraf_voice point (docs/metrics.md): the echo's round trip, MOS and DSCP remark share."""
+
+    src: str
+    dst: str
+    t_ms: int
+    rtt_mean_ms: float
+    mos: float
+    remarked_pct: float
+
+    def line(self) -> str:
+        fields = f"rtt_mean_ms={self.rtt_mean_ms!r},mos={self.mos!r},remarked_pct={self.remarked_pct!r}"
+        return f"syntraf_voice,group=g,src={self.src},dst={self.dst},dscp=46 {fields} {self.t_ms}"
+
+
+def voice_points(
+    end_s: int, seconds: int = SECONDS, remarked: tuple[str, str] = ("b", "c")
+) -> list[VoicePoint]:
+    """One point per edge per second over (end_s - seconds, end_s]; only `remarked` has remarked packets."""
+    rng = random.Random(20261128)
+    return [
+        VoicePoint(
+            src,
+            dst,
+            second * 1000,
+            round(rng.uniform(1, 90), 3),
+            round(rng.uniform(1.5, 4.4), 3),
+            100.0 if (src, dst) == remarked and rng.random() < 0.1 else 0.0,
+        )
+        for src in HOSTS
+        for dst in HOSTS
+        if src != dst
+        for second in range(end_s - seconds + 1, end_s + 1)
+    ]
+
+
 def health_lines(end_s: int, revisions: dict[str, str]) -> list[str]:
     """Health points every 10 s of each host's probe, reporting `revisions[host]`."""
     return [

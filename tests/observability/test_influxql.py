@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import time
 import urllib.parse
 import urllib.request
@@ -50,7 +51,8 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
     with influxd(tmp_path_factory.mktemp("influxdb")) as url:
         end_s = int(time.time()) // 60 * 60
         points = data.points(end_s)
-        lines = [p.line() for p in points] + data.health_lines(end_s, {"a": "r1", "b": "r1", "c": "r1"})
+        lines = [p.line() for p in points] + [p.line() for p in data.voice_points(end_s)]
+        lines += data.health_lines(end_s, {"a": "r1", "b": "r1", "c": "r1"})
         request = urllib.request.Request(
             f"{url}/write?db=syntraf&precision=ms", data="\n".join(lines).encode(), method="POST"
         )
@@ -64,9 +66,9 @@ def board(pack_files: dict[str, str], name: str) -> dict:
 
 def test_matrix_cell_is_sum_lost_over_sum_packets(influx: Influx, pack_files: dict[str, str]) -> None:
     panels = board(pack_files, "syntraf-infl-mesh-g")["panels"]
-    loss, jitter, outage = (panel["targets"][0]["query"] for panel in panels)
+    loss, jitter, outage, _ = (panel["targets"][0]["query"] for panel in panels)
     columns = {panel["transformations"][0]["options"]["valueField"] for panel in panels}
-    assert columns == {"loss_pct", "jitter_ms", "outage_s"}  # what the matrix transformation reads
+    assert columns == {"loss_pct", "jitter_ms", "outage_s", "mos"}  # what the matrix transformation reads
     cells = {(s["tags"]["src"], s["tags"]["dst"]): rows(s)[0] for s in influx.query(loss)}
     assert len(cells) == 6
     for (src, dst), row in cells.items():
@@ -118,3 +120,42 @@ def test_variables_and_probe_health(influx: Influx, pack_files: dict[str, str]) 
             "edges_measuring": dict.fromkeys("abc", 4),
         }
         assert hosts == expected.get(panel["title"], dict.fromkeys("abc", 0)), panel["title"]
+
+
+def test_echo_panels_read_the_voice_points(influx: Influx, pack_files: dict[str, str]) -> None:
+    """Issue 12: as in test_victoria_metrics, from InfluxDB: the MOS matrix cell is the edge's mean MOS;
+    the pair explorer's round trip, MOS and remark share are each minute's mean, worst and largest."""
+    voice = data.voice_points(influx.end_s)
+    matrix = board(pack_files, "syntraf-infl-mesh-g")["panels"][3]
+    cells = {
+        (s["tags"]["src"], s["tags"]["dst"]): rows(s)[0]["mos"]
+        for s in influx.query(matrix["targets"][0]["query"])
+    }
+    assert len(cells) == 6
+    for (src, dst), value in cells.items():
+        assert value == pytest.approx(statistics.mean(p.mos for p in data.edge(voice, src, dst)), abs=1e-9)
+    panels = {panel["title"]: panel for panel in board(pack_files, "syntraf-infl-pair")["panels"]}
+    checks = {
+        "Round trip (ms, echo)": ("rtt_ms", lambda minute: statistics.mean(p.rtt_mean_ms for p in minute)),
+        "MOS (min, E-model)": ("mos", lambda minute: min(p.mos for p in minute)),
+        "DSCP remarked %": ("remarked_pct", lambda minute: max(p.remarked_pct for p in minute)),
+    }
+    for title, (column, expected) in checks.items():
+        series = next(
+            s
+            for s in influx.query(panels[title]["targets"][0]["query"])
+            if s["tags"] == {"src": "a", "dst": "b"}
+        )
+        checked = 0
+        for row in rows(series):
+            minute = data.edge(voice, "a", "b", row["time"] * 1000 - 1, row["time"] * 1000 + 59_999)
+            if row[column] is not None:
+                assert row[column] == pytest.approx(expected(minute), abs=1e-9), title
+                checked += 1
+        assert checked >= 9, title
+    host = {panel["title"]: panel for panel in board(pack_files, "syntraf-infl-host")["panels"]}
+    into_c = {
+        s["tags"]["src"]: max(row["remarked_pct"] for row in rows(s) if row["remarked_pct"] is not None)
+        for s in influx.query(host["DSCP remarked % into $host"]["targets"][0]["query"])
+    }
+    assert into_c == {"a": 0.0, "b": 100.0}

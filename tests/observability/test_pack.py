@@ -140,3 +140,15 @@ def test_long_group_names_get_distinct_dashboard_uids() -> None:
     uids = [uid(backend, "mesh", name) for name in names]
     assert len(set(uids)) == 3 and all(len(value) <= 40 for value in uids)
     assert uids[2] == "syntraf-prom-mesh-short"
+
+
+def test_a_mos_limit_out_of_range_is_named_and_refused(tmp_path: Path, capsys) -> None:
+    root = make_inventory(tmp_path / "inv", GROUP_VARS.replace("window: 2m}", "window: 2m, mos: 5}"))
+    assert main(["plan", "-i", str(root)]) == 2
+    assert re.search(r"syntraf_mesh_groups\.g\.alerts\.mos: .*at most 4\.5", capsys.readouterr().err)
+
+
+def test_echo_alerts_use_the_groups_mos_limit(pack_files: dict[str, str]) -> None:
+    alerts = yaml.safe_load(pack_files["rules/syntraf-alerts.yml"])["groups"][0]["rules"]
+    mos = next(rule for rule in alerts if rule["alert"] == "SyntrafPathMOS")
+    assert "syntraf_voice_mos" in mos["expr"] and mos["expr"].endswith("< 3.6")  # the EF default

@@ -72,7 +72,8 @@ def store(tmp_path_factory: pytest.TempPathFactory, pack_files: dict[str, str]) 
     try:
         end_s = (int(time.time()) - 180) // 60 * 60
         points = data.points(end_s)
-        body = "\n".join([p.line() for p in points] + data.health_lines(end_s, reported)).encode()
+        voice = [p.line() for p in data.voice_points(end_s)]
+        body = "\n".join([p.line() for p in points] + voice + data.health_lines(end_s, reported)).encode()
         request = urllib.request.Request(f"http://{listen}/write?precision=ms", data=body, method="POST")
         urllib.request.urlopen(request, timeout=30).read()
         flush(f"http://{listen}")
@@ -87,7 +88,7 @@ def board(pack_files: dict[str, str], name: str) -> dict:
 
 
 def test_matrix_cell_is_sum_lost_over_sum_packets(store: Store, pack_files: dict[str, str]) -> None:
-    loss, jitter, outage = (
+    loss, jitter, outage, _ = (
         panel["targets"][0]["expr"] for panel in board(pack_files, "syntraf-prom-mesh-g")["panels"]
     )
     cells = store.instant(loss)
@@ -163,3 +164,36 @@ def test_recording_rules_keep_sum_lost_over_sum_packets(
         covered = data.edge(store.points, src, dst, int((min(lost) - 60) * 1000), int(max(lost) * 1000))
         whole = 100 * sum(lost.values()) / sum(packets.values())
         assert whole == pytest.approx(data.loss_pct(covered), abs=1e-9)
+
+
+def test_echo_panels_read_the_voice_points(store: Store, pack_files: dict[str, str]) -> None:
+    """Issue 12: the MOS matrix cell is the edge's mean MOS; the pair explorer's round trip is each minute's
+    mean, its MOS the minute's worst, its remark share the minute's largest (b -> c only is remarked)."""
+    voice = data.voice_points(store.end_s)
+    matrix = board(pack_files, "syntraf-prom-mesh-g")["panels"][3]
+    assert matrix["title"].startswith("MOS")
+    cells = store.instant(matrix["targets"][0]["expr"])
+    assert len(cells) == 6
+    for (src, dst), value in cells.items():
+        assert value == pytest.approx(statistics.mean(p.mos for p in data.edge(voice, src, dst)), abs=1e-9)
+    panels = {panel["title"]: panel for panel in board(pack_files, "syntraf-prom-pair")["panels"]}
+    checks = {
+        "Round trip (ms, echo)": lambda minute: statistics.mean(p.rtt_mean_ms for p in minute),
+        "MOS (min, E-model)": lambda minute: min(p.mos for p in minute),
+        "DSCP remarked %": lambda minute: max(p.remarked_pct for p in minute),
+    }
+    for title, expected in checks.items():
+        series = store.ranged(panels[title]["targets"][0]["expr"])[("a", "b")]
+        assert len(series) >= 9, title
+        for t, value in series:
+            minute = data.edge(voice, "a", "b", (t - 60) * 1000, t * 1000)
+            assert value == pytest.approx(expected(minute), abs=1e-9), title
+    remarked = panels["DSCP remarked %"]["targets"]
+    assert {edge for target in remarked for edge, values in store.ranged(target["expr"]).items()} == {
+        ("a", "b"),
+        ("b", "a"),
+    }
+    host = {panel["title"]: panel for panel in board(pack_files, "syntraf-prom-host")["panels"]}
+    into_c = store.ranged(host["DSCP remarked % into $host"]["targets"][0]["expr"])
+    assert max(value for _, value in into_c[("b", "c")]) == 100.0
+    assert max(value for _, value in into_c[("a", "c")]) == 0.0

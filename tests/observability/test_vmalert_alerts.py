@@ -25,10 +25,15 @@ SCENARIOS = [
     ({("a", "b"): 5}, "abc", "", {("SyntrafPathLoss", "a", "b")}),
     ({("a", "c"): 50, ("b", "c"): 50}, "abc", "", {("SyntrafHostLoss", "c")}),
     ({}, "ab", "a", {("SyntrafProbeAbsent", "c"), ("SyntrafDroppedPoints", "a")}),
+    ({}, "abc", "", {("SyntrafPathMOS", "a", "b"), ("SyntrafDscpRemarked", "b", "c")}),
 ]
+GOOD_VOICE = (4.3, 0.0)  # MOS and remarked % of every echo point, but these (the group's MOS limit: 3.6)
+BAD_VOICE = {3: {("a", "b"): (3.4, 0.0), ("b", "c"): (4.3, 100.0)}}
 
 
-def lines(start: int, lost: dict[tuple[str, str], int], probes: str, dropping: str, revisions: dict) -> list:
+def lines(
+    start: int, lost: dict[tuple[str, str], int], probes: str, dropping: str, revisions: dict, voice: dict
+) -> list:
     result = []
     for second in range(start + 1, start + LENGTH + 1):
         for src in data.HOSTS:
@@ -38,7 +43,9 @@ def lines(start: int, lost: dict[tuple[str, str], int], probes: str, dropping: s
                     point = data.Point(
                         src, dst, second * 1000, 50, gone, None if gone == 50 else 2.0, int(gone < 50)
                     )
-                    result.append(point.line())
+                    mos, remarked = voice.get((src, dst), GOOD_VOICE)
+                    echo = data.VoicePoint(src, dst, second * 1000, 40.0, mos, remarked)
+                    result += [point.line(), echo.line()]
         if second % 10 == 0:
             for host in probes:
                 dropped = second - start if host == dropping else 0
@@ -62,8 +69,8 @@ def test_each_scenario_fires_exactly_its_alerts(tmp_path: Path, pack_files: dict
         first = (int(time.time()) - 3600) // 60 * 60
         starts = [first + index * 900 for index in range(len(SCENARIOS))]
         body = []
-        for start, (lost, probes, dropping, _) in zip(starts, SCENARIOS):
-            body += lines(start, lost, probes, dropping, revisions)
+        for index, (start, (lost, probes, dropping, _)) in enumerate(zip(starts, SCENARIOS)):
+            body += lines(start, lost, probes, dropping, revisions, BAD_VOICE.get(index, {}))
         request = urllib.request.Request(f"{url}/write?precision=ms", data="\n".join(body).encode())
         urllib.request.urlopen(request, timeout=60).read()
         flush(url)

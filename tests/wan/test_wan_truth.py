@@ -4,7 +4,8 @@ every 1 s (group voip) and every 0.2 s (group bulk) in 10 s bounded tests, so ea
 boundary every 10 s. What the probes store is compared with the emulator's ground truth, per edge, as a
 real InfluxDB keeps it (the probe takes outage points back by writing them again, and only the last write
 of a point counts: syntraf_ctl/lab/wan/influx.py). One scenario on one deployment, in this order:
-measuring, clean paths, random loss, a hold, a blackhole."""
+measuring, clean paths, random loss, the echo's RTT, a remark, MOS under rising loss, a hold, a
+blackhole."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from syntraf_probe.emodel import CODECS, mos, r_factor
+from syntraf_probe.voice import TICK_NS
 from wan_labs import require_wan
 
 from syntraf_ctl.compile import compile_inventory
@@ -238,13 +241,76 @@ def test_a_remark_of_ef_to_cs0_shows_on_that_path_only_within_one_interval(deplo
             f"{row['time'] - since:+.1f}:{row['remarked_pct']}" for row in points.get(edge.key, [])
         )
         # a point covers the second before its time: from one interval after the remark began to a round
-        # trip before it ended, every point of that path says 100 %; elsewhere 0 %
-        inside = [row for row in points.get(edge.key, []) if since + 1.0 <= row["time"] <= until - 0.1]
+        # trip (and the reflector's hold of a request until its next read) before it ended, every point of
+        # that path says 100 %; elsewhere 0 %
+        last = until - 0.1 - TICK_NS / 1e9
+        inside = [row for row in points.get(edge.key, []) if since + 1.0 <= row["time"] <= last]
         expected = 100.0 if edge.key in remarked else 0.0
         if not inside or any(row["remarked_pct"] != expected for row in inside):
             wrong[edge.key] = rows[edge.key]
     deployed.report("remark ef -> cs0 on a-b for 5 s: remarked_pct by time", rows)
     assert wrong == {}
+
+
+LOSS_STEPS = (0, 1, 3, 10)  # % random loss on a-b (both directions), one phase each
+LOSS_PHASE = 12.0  # s: about 10 voice points per edge whose iperf3 interval lies within the phase
+MOS_FIELDS = ("mos", "mos_jitter_ms", "mos_loss_pct", "rtt_mean_ms")
+
+
+def test_mos_falls_as_loss_rises_and_matches_the_e_model(deployed: Deployed) -> None:
+    """Issue 12: on a-b's voip edges (RTT 40 ms, codec g711 without concealment), every MOS the probe stored
+    is the E-model's for the path's RTT and the jitter and loss of an iperf3 interval the database holds
+    for that edge, within 0.05; the mean MOS falls with each step of 0, 1, 3 and 10 % loss. Reference
+    values (RTT 40 ms, no jitter; test_emodel.py): MOS 4.390, 3.792, 2.743, 1.445 at 0, 1, 3, 10 %.
+    The per-interval loss of 50 datagrams is coarse (1 lost = 2 %), so the phases are compared by mean."""
+    phases = {
+        loss: deployed.impaired("a-b", [f"loss={loss}%"], LOSS_PHASE, ["loss=0%"]) for loss in LOSS_STEPS
+    }
+    time.sleep(SETTLED + 1)  # a voice point is written a second after its interval
+    start, end = phases[LOSS_STEPS[0]][0], phases[LOSS_STEPS[-1]][1]
+    voice = deployed.database.points("syntraf_voice", MOS_FIELDS, start, end + 2)
+    stored = deployed.database.points("syntraf", ("jitter_ms", "loss_pct"), start - 2, end + 4)
+    codec = CODECS["g711"]
+    rows, wrong, means = {}, {}, {}
+    for edge in [edge for edge in deployed.between("a", "b") if edge.group == "voip"]:
+        rtt = ledger.rtt_ms(deployed.state, edge)
+        scored = [row for row in voice.get(edge.key, []) if row["mos"] is not None]
+        for row in scored:
+            # the iperf3 interval it was scored with: stored for the edge, ending within 2 s of the point
+            inputs = [
+                other
+                for other in stored.get(edge.key, [])
+                if abs(other["time"] - row["time"]) <= 2
+                and other["loss_pct"] == row["mos_loss_pct"]
+                and other["jitter_ms"] == row["mos_jitter_ms"]
+            ]
+            expected = mos(r_factor(rtt, row["mos_jitter_ms"], row["mos_loss_pct"], codec))
+            if not inputs or abs(row["mos"] - expected) > 0.05:
+                wrong.setdefault(edge.key, []).append(
+                    (
+                        round(row["time"] - start, 1),
+                        row["mos"],
+                        round(expected, 3),
+                        row["rtt_mean_ms"],
+                        len(inputs),
+                    )
+                )
+        for loss, (since, until) in phases.items():
+            # its iperf3 interval (read a second after the point's time) lies within the phase
+            inside = [row["mos"] for row in scored if since + 1.5 <= row["time"] <= until - 1.5]
+            means.setdefault(loss, []).extend(inside)
+        rows[edge.key] = f"{len(scored)} scored, wrong {wrong.get(edge.key, [])}"
+    deployed.report("MOS at 0, 1, 3, 10 % loss on a-b: points not matching the E-model", rows)
+    mean = {loss: sum(values) / len(values) for loss, values in means.items() if values}
+    print("mean MOS per loss step:", {loss: round(value, 3) for loss, value in mean.items()})
+    print(
+        "E-model at RTT 40 ms, no jitter:",
+        {loss: round(mos(r_factor(40, 0, loss, codec)), 3) for loss in LOSS_STEPS},
+    )
+    assert wrong == {}
+    assert all(len(means[loss]) >= 8 for loss in LOSS_STEPS), {loss: len(v) for loss, v in means.items()}
+    assert [mean[loss] for loss in LOSS_STEPS] == sorted(mean.values(), reverse=True)
+    assert len(set(mean.values())) == len(LOSS_STEPS)
 
 
 def test_a_hold_without_loss_stores_no_loss(deployed: Deployed) -> None:
