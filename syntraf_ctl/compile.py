@@ -20,6 +20,8 @@ from syntraf_ctl.ports import assign_ports, count_kept
 from syntraf_ctl.problems import EXIT_INVALID, Problem, ValidationError, display_path, report
 from syntraf_ctl.render_target import OutputRefused, contains, render_target
 
+PACK_GROUPS = ("syntraf_grafana", "syntraf_alerting")  # where `apply` deploys the observability pack
+
 
 def compile_inventory(
     inventory_path: str,
@@ -73,6 +75,9 @@ def compile_inventory(
         iperf3_versions=versions,
         previous=previous,
         alerts=alerts,
+        pack_hosts=sorted(
+            {name for group in PACK_GROUPS if inventory.has_group(group) for name in inventory.match(group)}
+        ),
     )
     plan.warnings = model.warnings + warnings + plan.large_group_warnings()
     return plan

@@ -21,8 +21,16 @@ from syntraf_ctl.auth.prepare import announce_material, material_for_check
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import read_lock, write_lock
 from syntraf_ctl.messages import name_list
+from syntraf_ctl.observability.pack import add_to_render
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.render import HOST_DOCUMENT, host_document, render_plan, render_to, write_tree
+from syntraf_ctl.render import (
+    HOST_DOCUMENT,
+    RenderedTree,
+    host_document,
+    render_plan,
+    render_to,
+    write_tree,
+)
 from syntraf_ctl.runner import (
     PlaybookRun,
     Progress,
@@ -82,17 +90,22 @@ def deploy(
             "syntraf_probe_python_min_version": artifact.requires_python,
             "syntraf_probe_preflight": not plan.versions_known(),
         }
+        tree = render_tree(plan, artifact.path)
         if args.check:
-            write_tree(render_plan(plan, artifact.path), render_dir)
+            write_tree(tree, render_dir)
             extravars["syntraf_probe_auth_base"] = material_for_check(plan, args.vault_password_file, work)
         else:
-            render_to(
-                plan, render_dir, artifact.path, lambda: announce_material(plan, args.vault_password_file)
-            )
+            render_to(plan, render_dir, tree, lambda: announce_material(plan, args.vault_password_file))
         run = run_playbook("deploy.yml", options_from_args(args, extravars), progress, VERSION_TASK)
     if not args.check:
         record_versions(plan, run)
     return run
+
+
+def render_tree(plan: Plan, probe: str) -> RenderedTree:
+    """What the deploy playbook reads: every host's files, the probe zipapp `probe`, and the observability
+    pack for the hosts of the inventory groups syntraf_grafana and syntraf_alerting."""
+    return add_to_render(render_plan(plan, probe), plan)
 
 
 def record_versions(plan: Plan, run: PlaybookRun) -> None:

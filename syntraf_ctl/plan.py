@@ -45,6 +45,7 @@ class Plan:
     # Ansible runs reported them (recorded in the lock file)
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
     alerts: dict[str, Any] = field(default_factory=dict)  # enabled group -> its alert Thresholds
+    pack_hosts: list[str] = field(default_factory=list)  # hosts of syntraf_grafana and syntraf_alerting
 
     def host_totals(self) -> dict[str, HostTotals]:
         """What each host sends and receives at a time, and the listeners (ports) it needs."""

@@ -227,9 +227,11 @@ def config_revision(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def render_to(plan: Plan, out_dir: str, probe: str, before_commit: Callable[[], None] | None = None) -> None:
-    """What `render` and `apply` do: write every host's files and the probe zipapp `probe` to `out_dir`,
-    and record the plan in the lock.
+def render_to(
+    plan: Plan, out_dir: str, tree: RenderedTree, before_commit: Callable[[], None] | None = None
+) -> None:
+    """What `render` and `apply` do: write `tree` (the render of `plan`: every host's files, the probe
+    zipapp) to `out_dir`, and record the plan in the lock.
 
     `out_dir` is a directory render_target accepted. The lock file and the tree are both staged beside their
     targets first, so a failure there (a read-only inventory directory, a full disk) writes nothing; then
@@ -239,7 +241,7 @@ def render_to(plan: Plan, out_dir: str, probe: str, before_commit: Callable[[], 
     """
     staged_lock = stage_lock(plan.lock_path, plan.lock_state())
     try:
-        staging = stage_tree(render_plan(plan, probe), out_dir)
+        staging = stage_tree(tree, out_dir)
         try:
             if before_commit:
                 before_commit()

@@ -15,6 +15,7 @@ from syntraf_ctl.auth.prepare import announce_material
 from syntraf_ctl.auth.store import StoreError
 from syntraf_ctl.compile import add_inventory_arguments, compile_for_output
 from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
+from syntraf_ctl.pipeline import render_tree
 from syntraf_ctl.problems import EXIT_INVALID, display_path
 from syntraf_ctl.render import render_to
 
@@ -44,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if refused_without_consent(plan, changes, args):
             return EXIT_INVALID
-        probe = build().path
-        render_to(plan, target, probe, lambda: announce_material(plan, args.vault_password_file))
+        tree = render_tree(plan, build().path)
+        render_to(plan, target, tree, lambda: announce_material(plan, args.vault_password_file))
     except ArtifactError as error:
         print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
         return 1

@@ -8,13 +8,23 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from syntraf_ctl.observability import dashboards, flux, grafana_alerts, promql, provisioning, rules
+from syntraf_ctl.observability import (
+    dashboards,
+    deployment,
+    evaluator,
+    flux,
+    grafana_alerts,
+    promql,
+    provisioning,
+    rules,
+)
 from syntraf_ctl.observability.thresholds import Thresholds
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.render import RenderedTree, probe_configs, write_tree
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT
 
 BACKENDS = ("influxql", "prometheus")
+RENDER_DIR = "observability"  # a render's DIR/observability/: the pack the Grafana and evaluator roles deploy
 
 
 def planned_revisions(plan: Plan) -> dict[tuple[str, str], str]:
@@ -47,14 +57,26 @@ def compile_pack(
         for board in boards:
             tree.files[f"grafana/dashboards/{backend.name}/{board.uid}.json"] = _json(board)
     databases = {db.name: db for host in plan.model.hosts.values() for db in host.databases}
-    if databases:
-        first = databases[sorted(databases)[0]]
+    first = databases[sorted(databases)[0]] if databases else None
+    if first:
         tree.files["grafana/provisioning/datasources/syntraf.yaml"] = _yaml(
             provisioning.datasources(first, list(backends))
         )
         tree.files["influxdb/syntraf-downsample-1m.flux"] = flux.downsample_task(first.org, first.bucket)
+        tree.files[f"alerting/{evaluator.UNIT}"] = evaluator.vmalert_unit(first)
     tree.files["grafana/provisioning/dashboards/syntraf.yaml"] = _yaml(provisioning.dashboard_provider())
+    tree.files[deployment.DOCUMENT] = _json(deployment.deployment(sorted(tree.files), first))
     tree.files[MARKER] = MARKER_TEXT
+    return tree
+
+
+def add_to_render(tree: RenderedTree, plan: Plan) -> RenderedTree:
+    """`tree` (a render of `plan`) with the pack of every back end in RENDER_DIR, for the roles, when the
+    inventory has hosts to deploy it to."""
+    if not plan.pack_hosts:
+        return tree
+    pack = compile_pack(plan, plan.alerts)
+    tree.files.update({f"{RENDER_DIR}/{path}": text for path, text in pack.files.items() if path != MARKER})
     return tree
 
 
