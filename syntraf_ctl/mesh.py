@@ -9,10 +9,9 @@ NAT cannot reach each other: the pair is left out with a warning.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 from syntraf_ctl.model import Host, MeshGroup, Model, Traffic
-from syntraf_ctl.topology import pair_filter, shape_warnings
+from syntraf_ctl.topology import measured_pairs, shape_warnings
 
 
 @dataclass(slots=True)
@@ -66,11 +65,10 @@ def compute_edges(model: Model) -> tuple[list[Edge], list[str]]:
         group = model.groups[name]
         if group.disabled:
             continue
-        in_shape = pair_filter(name, group.topology)
         warnings.extend(shape_warnings(name, group.members, group.topology))
-        for a_uid, b_uid in combinations(group.members, 2):
+        for a_uid, b_uid in measured_pairs(name, group.members, group.topology):
             a, b = model.hosts[a_uid], model.hosts[b_uid]
-            if not in_shape(a_uid, b_uid) or not pair_kept(name, a, b):
+            if not pair_kept(name, a, b):
                 continue
             if a.behind_nat and b.behind_nat:
                 warnings.append(f"mesh group {name}: {a.uid} and {b.uid} are both behind NAT, pair left out")

@@ -22,7 +22,7 @@ from syntraf_ctl.messages import name_list
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.render_target import PLAN_FILE
 from syntraf_ctl.topology import FULL, Topology
-from syntraf_ctl.topology_spec import parse_topology
+from syntraf_ctl.topology_spec import parse_topology, site_variable
 from syntraf_ctl.variables import Vars
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # mesh groups and profiles: file and systemd instance names
@@ -198,9 +198,11 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
             hostnames_by_group[name] = members
 
     member_names = sorted({h for members in hostnames_by_group.values() for h in members})
-    hosts_by_name = {
-        name: _parse_host(inventory.host(name, HOST_KEYS), name, problems) for name in member_names
-    }
+    site_keys = tuple(
+        sorted({key for spec in specs.values() if (key := site_variable(spec.get("topology")))})
+    )
+    scopes = {name: inventory.host(name, HOST_KEYS + site_keys) for name in member_names}
+    hosts_by_name = {name: _parse_host(scopes[name], name, problems) for name in member_names}
     uid_of = _check_uids(hosts_by_name, problems)
     groups: dict[str, MeshGroup] = {}
     for name, hostnames in hostnames_by_group.items():
@@ -214,6 +216,8 @@ def build_model(inventory: Inventory) -> tuple[Model, list[Problem]]:
             inventory.match,
             traffic.interval if traffic else None,
             lambda key, message, group=name: check.add(key, message, f"mesh group {group}"),
+            scopes,
+            problems.append,
         )
         if traffic is not None and topology is not None:
             members = tuple(sorted(uid_of[h] for h in hostnames if h in uid_of))

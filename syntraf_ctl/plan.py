@@ -266,8 +266,11 @@ def format_json(value: Any, level: int = 0) -> str:
     return _compact(value)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))  # one, not one per call of dumps
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return _ENCODER.encode(value)
 
 
 def format_bps(bps: float) -> str:

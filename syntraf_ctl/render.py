@@ -220,10 +220,13 @@ def probe_config(
     return config
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def config_revision(config: dict[str, Any]) -> str:
     """First 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces), sans `revision`."""
     content = {key: value for key, value in config.items() if key != "revision"}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode(content)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 

@@ -2,15 +2,17 @@
 
 Each host reports its syntraf units, its clock and its probes' state files (docs/probe-config.md). The
 receiver of an edge measures it, so a cell of a group's grid (sender row, receiver column) comes from the
-receiver's state file.
+receiver's state file. A rotating group runs only some of its pairs at a time: its probes keep the last
+sample of the pairs they do not run now (`idle`), and status shows when each pair was last measured.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-RECEIVING_STATES = ("starting", "measuring", "outage", "backoff", "config_error")
+RECEIVING_STATES = ("starting", "measuring", "outage", "backoff", "config_error", "idle")
 
 
 @dataclass
@@ -42,6 +44,7 @@ class HostStatus:
 class StatusReport:
     groups: dict[str, list[EdgeStatus]]
     hosts: list[HostStatus]
+    rotating: list[str] = field(default_factory=list)  # groups that measure each pair only some of the time
 
     @property
     def healthy(self) -> bool:
@@ -51,6 +54,7 @@ class StatusReport:
         return {
             "groups": {name: [asdict(edge) for edge in edges] for name, edges in self.groups.items()},
             "hosts": [asdict(host) for host in self.hosts],
+            "rotating": list(self.rotating),
         }
 
 
@@ -58,9 +62,11 @@ def build_report(
     results: dict[str, dict[str, Any]],
     failures: dict[str, str],
     planned: list[tuple[str, str, str]] | None = None,
+    rotating: list[str] | None = None,
 ) -> StatusReport:
     """`results`: inventory host -> syntraf_probe_status result; `failures`: host -> why it did not report;
-    `planned`: (group, src, dst) of every planned edge, so edges nobody reports show as "no data"."""
+    `planned`: (group, src, dst) of every planned edge, so edges nobody reports show as "no data";
+    `rotating`: the groups whose grid also shows when each pair was last measured."""
     edges: dict[tuple[str, str, str], EdgeStatus] = {
         key: EdgeStatus(*key, state="no data") for key in planned or []
     }
@@ -82,7 +88,7 @@ def build_report(
     groups: dict[str, list[EdgeStatus]] = {}
     for key in sorted(edges):
         groups.setdefault(key[0], []).append(edges[key])
-    return StatusReport(groups, hosts)
+    return StatusReport(groups, hosts, sorted(rotating or []))
 
 
 def receiving_edges(state: dict[str, Any], now: float) -> list[EdgeStatus]:
@@ -124,20 +130,15 @@ def format_age(age: float | None) -> str:
 
 
 def format_text(report: StatusReport) -> str:
-    """Per group a grid (senders down, receivers across: last loss and jitter, OUTAGE), then per host."""
+    """Per group a grid (senders down, receivers across: last loss and jitter, OUTAGE), and for a rotating
+    group a second one (how long ago each pair was last measured); then per host."""
     lines = []
     for group, edges in report.groups.items():
-        by_pair = {(edge.src, edge.dst): edge for edge in edges}
-        senders = sorted({edge.src for edge in edges})
-        receivers = sorted({edge.dst for edge in edges})
-        cells = [[format_cell(by_pair.get((src, dst))) for dst in receivers] for src in senders]
-        first = max([len("sender \\ receiver"), *map(len, senders)])
-        widths = [max([len(dst), *(len(row[i]) for row in cells)]) for i, dst in enumerate(receivers)]
         lines.append(f"group {group}: last interval's loss and jitter (rows send, columns receive)")
-        for label, row in [("sender \\ receiver", receivers), *zip(senders, cells)]:
-            padded = [label.ljust(first), *(cell.ljust(width) for cell, width in zip(row, widths))]
-            lines.append(("  " + "  ".join(padded)).rstrip())
-        lines.append("")
+        lines.extend(grid(edges, format_cell))
+        if group in report.rotating:
+            lines.append(f"group {group}: last measured (rotating: each pair runs in its epochs only)")
+            lines.extend(grid(edges, lambda edge: "-" if edge is None else format_age(edge.age_s)))
     lines.append("hosts:")
     width = max((len(host.host) for host in report.hosts), default=4)
     for host in report.hosts:
@@ -152,3 +153,18 @@ def format_text(report: StatusReport) -> str:
             f"  {host.host:<{width}}  last sample {format_age(host.last_sample_age_s)}; {units}{error}"
         )
     return "\n".join(lines) + "\n"
+
+
+def grid(edges: list[EdgeStatus], cell: Callable[[EdgeStatus | None], str]) -> list[str]:
+    """A grid of `cell` of each edge, senders down and receivers across, and a blank line."""
+    by_pair = {(edge.src, edge.dst): edge for edge in edges}
+    senders = sorted({edge.src for edge in edges})
+    receivers = sorted({edge.dst for edge in edges})
+    cells = [[cell(by_pair.get((src, dst))) for dst in receivers] for src in senders]
+    first = max([len("sender \\ receiver"), *map(len, senders)])
+    widths = [max([len(dst), *(len(row[i]) for row in cells)]) for i, dst in enumerate(receivers)]
+    lines = []
+    for label, row in [("sender \\ receiver", receivers), *zip(senders, cells)]:
+        padded = [label.ljust(first), *(text.ljust(width) for text, width in zip(row, widths))]
+        lines.append(("  " + "  ".join(padded)).rstrip())
+    return [*lines, ""]

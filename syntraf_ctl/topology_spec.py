@@ -6,20 +6,34 @@ never silently fall back to another shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from syntraf_ctl.problems import Problem
 from syntraf_ctl.topology import FULL, KINDS, Topology
+from syntraf_ctl.variables import Vars
 
 KEYS = {
     "full": ("kind",),
     "hub_and_spoke": ("kind", "hubs"),
-    "sites": ("kind", "sites", "pairs"),
+    "sites": ("kind", "sites", "site_variable", "pairs"),
     "rotating": ("kind", "peers", "epoch"),
 }
 EPOCH_BOUNDS = (10, 86400)  # seconds: a few intervals at least, a day at most
 MAX_SITE_PAIRS = 100
 Report = Callable[[str, str], None]  # (key path, message)
+VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # an Ansible variable name
+
+
+def site_variable(spec: Any) -> str | None:
+    """The host variable a group's `topology` takes its sites from, if it names a valid one: build_model
+    reads it with the other host variables."""
+    if isinstance(spec, dict) and spec.get("kind") == "sites":
+        name = spec.get("site_variable")
+        if isinstance(name, str) and VARIABLE.match(name):
+            return name
+    return None
 
 
 def parse_topology(
@@ -30,11 +44,14 @@ def parse_topology(
     match: Callable[[str | list[str]], list[str]],
     interval: float | None,
     report: Report,
+    hosts: Mapping[str, Vars],
+    report_host: Callable[[Problem], None],
 ) -> Topology | None:
     """The Topology of a group whose inventory hostnames are `members`, or None after reporting why not.
 
     `match` resolves an Ansible host pattern to inventory hostnames; `interval` is the group's reporting
-    interval (None when its traffic settings are invalid)."""
+    interval (None when its traffic settings are invalid); `hosts` are the members' variables (with the
+    one named by `site_variable`), `report_host` takes a problem with a host's own value."""
     path = f"{path}.topology"
     if spec is None or spec == "full":
         return FULL
@@ -55,7 +72,8 @@ def parse_topology(
     if kind == "hub_and_spoke":
         return _hub_and_spoke(spec, path, members, uid_of, match, report)
     if kind == "sites":
-        return _sites(spec, path, members, uid_of, match, report)
+        site_of = _site_of(spec, path, members, match, report, hosts, report_host)
+        return None if site_of is None else _sites(spec, path, members, uid_of, site_of, report)
     if kind == "rotating":
         return _rotating(spec, path, interval, report)
     return FULL
@@ -73,24 +91,67 @@ def _hub_and_spoke(spec, path, members, uid_of, match, report) -> Topology | Non
     return Topology("hub_and_spoke", hubs=frozenset(uid_of[h] for h in hubs if h in uid_of))
 
 
-def _sites(spec, path, members, uid_of, match, report) -> Topology | None:
-    names = spec.get("sites")
+def _site_of(spec, path, members, match, report, hosts, report_host) -> dict[str, list[str]] | None:
+    """Inventory hostname -> the sites it is in, from `sites` (groups or patterns) or `site_variable`
+    (a host variable), or None after reporting why not."""
+    names, variable = spec.get("sites"), spec.get("site_variable")
+    if (names is None) == (variable is None):
+        given = "both" if names is not None else "neither"
+        message = "give either `sites` (inventory groups or patterns) or `site_variable` (a host variable"
+        report(f"{path}.sites", f"{message} naming each member's site), got {given}")
+        return None
+    if variable is not None:
+        return _sites_by_variable(variable, path, members, report, hosts, report_host)
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
         report(f"{path}.sites", f"required: a list of 2 or more inventory groups or patterns, got {names!r}")
-        return None
-    pairs = spec.get("pairs", 1)
-    if isinstance(pairs, bool) or not isinstance(pairs, int) or not 1 <= pairs <= MAX_SITE_PAIRS:
-        report(f"{path}.pairs", f"expected an integer 1-{MAX_SITE_PAIRS}, got {pairs!r}")
         return None
     site_of: dict[str, list[str]] = {}
     ok = True
     for name in names:
-        hosts = [h for h in match(name) if h in members]
-        if not hosts:
+        hosts_in = [h for h in match(name) if h in members]
+        if not hosts_in:
             report(f"{path}.sites", f"site {name!r} has no member of the group")
             ok = False
-        for host in hosts:
+        for host in hosts_in:
             site_of.setdefault(host, []).append(name)
+    return site_of if ok else None
+
+
+def _sites_by_variable(variable, path, members, report, hosts, report_host) -> dict[str, list[str]] | None:
+    if not isinstance(variable, str) or not VARIABLE.match(variable):
+        report(f"{path}.site_variable", f"expected the name of a host variable, got {variable!r}")
+        return None
+    site_of: dict[str, list[str]] = {}
+    ok = True
+    for host in members:
+        scope = hosts[host]
+        if variable in scope.failed:  # a problem already says why it could not be templated
+            ok = False
+            continue
+        value = scope.values.get(variable)
+        if not isinstance(value, str) or not value:
+            what = "is not set" if value is None else f"is {value!r}"
+            message = f"{what}: {path}.site_variable needs a site name (a non-empty string) for each member"
+            report_host(Problem(scope.origin(variable), scope.scope, variable, message))
+            ok = False
+        else:
+            site_of[host] = [value]
+    sites = sorted({site for found in site_of.values() for site in found})
+    if ok and len(sites) < 2:
+        report(
+            f"{path}.site_variable",
+            f"{variable} puts every member in {sites}: a sites topology needs 2 or more",
+        )
+        return None
+    return site_of if ok else None
+
+
+def _sites(spec, path, members, uid_of, site_of, report) -> Topology | None:
+    pairs = spec.get("pairs", 1)
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or not 1 <= pairs <= MAX_SITE_PAIRS:
+        report(f"{path}.pairs", f"expected an integer 1-{MAX_SITE_PAIRS}, got {pairs!r}")
+        return None
+    ok = True
     for host in members:
         found = site_of.get(host, [])
         if len(found) != 1:
@@ -99,9 +160,10 @@ def _sites(spec, path, members, uid_of, match, report) -> Topology | None:
             ok = False
     if not ok:
         return None
+    names = sorted({site for sites in site_of.values() for site in sites})
     sites = tuple(
         (name, tuple(sorted(uid_of[h] for h in members if site_of[h] == [name] and h in uid_of)))
-        for name in sorted(names)
+        for name in names
     )
     return Topology("sites", sites=sites, site_pairs=pairs)
 

@@ -62,6 +62,9 @@ class Probe:
         self.reload_requested = False
         self.voice: Optional[asyncio.Task] = None
         self.epoch: Optional[int] = None  # of a rotating group's schedule, when its edges were last chosen
+        # a rotating group's edges this host measured but does not run this epoch: name -> state entry with
+        # the last sample, so `syntraf-ctl status` shows when each pair was last measured
+        self.idle: dict[str, dict] = {}
 
     def emit(self, edge: Edge, samples: list[Sample]) -> None:
         self.pending.extend(sample_line(edge, sample) for sample in samples)
@@ -149,8 +152,13 @@ class Probe:
         dropped = [self.runners.pop(name) for name in list(self.runners) if name not in wanted]
         await asyncio.gather(*(runner.stop() for runner in dropped))
         self.finished_restarts += sum(runner.restarts for runner in dropped)
+        for runner in dropped:
+            entry = self._edge_state(runner)
+            if runner.receiving and "last_sample" in entry:
+                self.idle[runner.edge.name] = {**entry, "state": "idle"}
         added = [edge for name, edge in wanted.items() if name not in self.runners]
         for edge in added:
+            self.idle.pop(edge.name, None)
             self._start_runner(edge)
         log.info("epoch %s: %d edges stopped, %d started", self.epoch, len(dropped), len(added))
 
@@ -192,7 +200,8 @@ class Probe:
             "updated": round(time.time(), 3),
             "pid": os.getpid(),
             "iperf3_version": ".".join(map(str, self.version)),
-            "edges": [self._edge_state(runner) for runner in self.runners.values()],
+            "edges": [self._edge_state(runner) for runner in self.runners.values()]
+            + [entry for name, entry in self.idle.items() if name not in self.runners],
             "health": {
                 "restarts": health["iperf3_restarts"],
                 "spool_points": health["spool_points"],
@@ -237,6 +246,8 @@ class Probe:
             return
         old_config, self.config = self.config, new
         self.version = version or self.version
+        configured = {edge.name for edge in new.edges}
+        self.idle = {name: entry for name, entry in self.idle.items() if name in configured}
         if new_sinks:
             await self._replace_sinks(new)
         wanted = self._scheduled(new)

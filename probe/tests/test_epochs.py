@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -65,3 +66,43 @@ def test_the_probe_runs_each_epochs_edges_and_no_more(tmp_path):
     assert set().union(*full) == {port_of[("a", peer)] for peer in MEMBERS[1:]}, seen
     assert all(len(ports) == 1 for ports in full), seen
     assert "epoch" in probe.log_text()
+
+
+def test_an_edge_out_of_its_epoch_stays_in_the_state_file_with_its_last_sample(tmp_path):
+    """b -> a runs in every other epoch (3 members, k = 1): measured against a real iperf3 listener, then
+    kept in a's state file as `idle` with its last sample while the schedule runs c -> a instead."""
+    members = ("a", "b", "c")
+    addresses = dict.fromkeys(members, "127.0.0.1")
+    (port,) = free_ports(1)
+    schedule = Schedule(EPOCH, 0, 1, members)
+    listener = subprocess.Popen(
+        ["iperf3", "-s", "-p", str(port), "-B", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cfg = config(tmp_path, "a", "g", [edge(addresses, "g", "b", "a", port)], "http://127.0.0.1:1")
+    cfg["schedule"] = {"epoch_seconds": EPOCH, "origin": 0, "peers": 1, "members": list(members)}
+    probe = ProbeProcess(tmp_path, cfg)
+
+    def entry() -> dict | None:
+        found = [e for e in probe.state()["edges"] if (e["src"], e["dst"]) == ("b", "a")]
+        return found[0] if found else None
+
+    def idle() -> dict | None:
+        current = entry() if (tmp_path / "a.state.json").exists() else None
+        return current if current is not None and current["state"] == "idle" else None
+
+    try:
+        idle_entry = wait_for(idle, 6 * EPOCH, step=0.2, what="b -> a idle with its last sample")
+        sample = idle_entry["last_sample"]
+        assert sample["up"] == 1 and sample["packets"] > 0
+        # stamped at its interval's end (1 s): in an epoch that ran b -> a, the latest one before the state
+        assert ("b", "a") in schedule.pairs_of("a", schedule.epoch(sample["time"] - 1)), sample
+        assert probe.state()["updated"] - sample["time"] < 2 * EPOCH
+        wait_for(
+            lambda: entry()["state"] != "idle", 2 * EPOCH, step=0.2, what="b -> a running in its next epoch"
+        )
+    finally:
+        assert probe.stop() == 0
+        listener.terminate()
+        listener.wait()

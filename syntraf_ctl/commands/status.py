@@ -21,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def planned_edges(args: argparse.Namespace) -> list[tuple[str, str, str]] | None:
-    """Every planned edge, so that unreported ones show; None (and a warning) if the inventory is invalid."""
+def planned(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]] | None, list[str]]:
+    """Every planned edge, so that unreported ones show (None, and a warning, if the inventory is
+    invalid), and the rotating groups, whose grids show when each pair was last measured."""
     try:
         plan = compile_inventory(args.inventory, args.vault_password_file)
     except ValidationError as error:
@@ -30,12 +31,13 @@ def planned_edges(args: argparse.Namespace) -> list[tuple[str, str, str]] | None
             f"warning: the inventory is invalid, showing only what the hosts report:\n{error}",
             file=sys.stderr,
         )
-        return None
-    return [edge.key for edge in plan.edges]
+        return None, []
+    rotating = [name for name, group in plan.model.groups.items() if group.topology.kind == "rotating"]
+    return [edge.key for edge in plan.edges], rotating
 
 
 def run(args: argparse.Namespace) -> int:
-    planned = planned_edges(args)
+    edges, rotating = planned(args)
     result = run_playbook(
         "status.yml",
         options_from_args(args),
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     failures = {
         failure.host: failure.message for failure in result.failures if failure.host not in result.results
     }
-    report = build_report(result.results, failures, planned)
+    report = build_report(result.results, failures, edges, rotating)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -55,6 +55,62 @@ def test_sites_are_full_meshes_joined_by_representative_pairs(inventory):
     assert all((a in MTL) != (b in MTL) for a, b in between)
 
 
+def site_variables(sites: dict[str, str], extra: str = "") -> str:
+    """SITES_HOSTS with each host's `syntraf_site` (host -> site name); an empty name leaves it unset."""
+    hosts = SITES_HOSTS
+    for host, site in sites.items():
+        address = f"192.0.2.{host[1:]}}}"
+        hosts = hosts.replace(address, address[:-1] + (f", syntraf_site: {site}}}" if site else "}"))
+    return hosts + extra
+
+
+BY_VARIABLE = "{kind: sites, site_variable: syntraf_site, pairs: 2}"
+SITE_OF = {"h1": "mtl", "h2": "mtl", "h3": "mtl", "h4": "tor", "h5": "tor"}
+
+
+def test_sites_from_a_host_variable_are_the_sites_of_the_same_inventory_groups(inventory):
+    by_groups = inventory(group("{kind: sites, sites: [mtl, tor], pairs: 2}")).hosts(SITES_HOSTS).compile()
+    by_variable = inventory(group(BY_VARIABLE)).hosts(site_variables(SITE_OF)).compile()
+    assert pairs(by_variable) == pairs(by_groups)
+    topology = by_variable.to_json()["groups"]["wan"]["topology"]
+    assert topology["sites"] == {"mtl": list(MTL), "tor": ["h4", "h5"]}
+
+
+def test_a_host_variable_can_split_an_inventory_group_into_sites(inventory):
+    plan = inventory(group(BY_VARIABLE)).hosts(site_variables({**SITE_OF, "h3": "van"})).compile()
+    inside = both_ways(("h1", "h2"), ("h4", "h5"))
+    between = pairs(plan) - inside
+    assert inside <= pairs(plan)
+    sites_of = {**SITE_OF, "h3": "van"}
+    assert all(sites_of[a] != sites_of[b] for a, b in between)
+    assert len(between) == 2 * (2 + 2 + 2)  # 2 pairs, both ways, between each two of mtl, tor and van
+
+
+def test_a_member_without_its_site_variable_is_refused_naming_the_host_and_the_variable(inventory):
+    problems = inventory(group(BY_VARIABLE)).hosts(site_variables({**SITE_OF, "h2": ""})).problems()
+    has(problems, "host h2", "syntraf_site", "is not set", "syntraf_mesh_groups.wan.topology")
+    assert len(problems) == 1, problems
+
+
+def test_a_site_variable_that_is_not_a_name_is_refused_at_the_host_file(inventory):
+    inv = inventory(group(BY_VARIABLE)).hosts(site_variables(SITE_OF))
+    inv.host_vars("h4", "syntraf_site: 3\n")
+    found = has(inv.problems(), "host h4", "syntraf_site", "is 3")
+    assert "host_vars/h4.yml:1" in found
+
+
+def test_the_site_variable_must_give_two_sites(inventory):
+    hosts = site_variables(dict.fromkeys(SITE_OF, "mtl"))
+    found = has(inventory(group(BY_VARIABLE)).hosts(hosts).problems(), "topology.site_variable", "2 or more")
+    assert "mesh group wan" in found and "group_vars/all.yml" in found
+
+
+def test_the_site_variable_is_an_unknown_syntraf_variable_unless_a_group_reads_it(inventory):
+    inventory(group(BY_VARIABLE)).hosts(site_variables(SITE_OF)).compile()  # valid: wan reads it
+    problems = inventory(group("full")).hosts(site_variables(SITE_OF)).problems()
+    assert problems and all("syntraf_site: unknown syntraf variable" in p for p in problems), problems
+
+
 def test_rotating_keeps_every_edge_and_gives_each_probe_the_schedule(inventory):
     plan = inventory(group("{kind: rotating, peers: 2, epoch: 60}")).hosts(SITES_HOSTS).compile()
     assert len(plan.edges) == 20
@@ -113,6 +169,9 @@ BAD = [
     ("{kind: sites, sites: [mtl]}", "topology.sites", "2 or more"),
     ("{kind: sites, sites: [mtl, wan]}", "topology.sites", "host h1 is in sites mtl, wan"),
     ("{kind: sites, sites: [mtl, tor], pairs: 0}", "topology.pairs", "1-100"),
+    ("{kind: sites}", "topology.sites", "got neither"),
+    ("{kind: sites, sites: [mtl, tor], site_variable: s}", "topology.sites", "got both"),
+    ("{kind: sites, site_variable: 'a b'}", "topology.site_variable", "expected the name of a host variable"),
     ("{kind: rotating}", "topology.peers", "required"),
     ("{kind: rotating, peers: 2, epoch: 5}", "topology.epoch", "10-86400"),
     ("{kind: rotating, peers: 2, epoch: 20}", "topology.epoch", "three intervals"),

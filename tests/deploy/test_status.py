@@ -88,3 +88,20 @@ def test_unreachable_hosts_and_unreadable_state_files_are_reported_and_unhealthy
         "units": {},
         "last_sample_age_s": None,
     }
+
+
+def test_a_rotating_group_shows_when_each_pair_was_last_measured() -> None:
+    """a receives b -> a now and keeps c -> a idle (measured 40 s ago); d -> a was never measured."""
+    edges = [received("b", "a"), received("c", "a", "idle", time=960.0, loss_pct=1.0)]
+    results = {"a": {"now": 1000.0, "units": UNITS, "states": [state("a", "ring", edges)], "errors": []}}
+    planned = [("ring", src, "a") for src in "bcd"]
+    text = format_text(build_report(results, {}, planned, rotating=["ring"]))
+    lines = text.splitlines()
+    assert lines[6] == "group ring: last measured (rotating: each pair runs in its epochs only)"
+    assert [line.split() for line in lines[8:11]] == [
+        ["b", "5", "s", "ago"],
+        ["c", "40", "s", "ago"],
+        ["d", "never"],
+    ]
+    assert lines[3].split() == ["c", "1.0%", "0.02ms"]  # the idle pair's last loss and jitter
+    assert "last measured" not in format_text(build_report(results, {}, planned))  # a full mesh: no such grid

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from syntraf_probe.schedule import Schedule, epochs_to_cover, offsets
 
-from syntraf_ctl.topology import representative_pairs
+from syntraf_ctl.topology import representative_pairs, site_pair_hash
 
 BUDGET = settings(
     max_examples=int(os.environ.get("SYNTRAF_PROPERTY_EXAMPLES", "100")),
@@ -77,9 +77,9 @@ def test_epochs_switch_at_multiples_of_the_epoch_length_from_the_origin(length, 
 
 
 @st.composite
-def site_layouts(draw: st.DrawFn) -> tuple[list[list[str]], int, int]:
-    """2..20 sites of 1..50 hosts (at most 1,000), the pairs per two sites, and where a host is added."""
-    sizes = draw(st.lists(st.integers(1, 50), min_size=2, max_size=20))
+def site_layouts(draw: st.DrawFn, most: int = 50) -> tuple[list[list[str]], int, int]:
+    """2..20 sites of 1..most hosts (at most 1,000), the pairs per two sites, and where a host is added."""
+    sizes = draw(st.lists(st.integers(1, most), min_size=2, max_size=20))
     sites, serial = [], 0
     for size in sizes:
         sites.append([f"s{len(sites)}-h{serial + i}" for i in range(size)])
@@ -107,3 +107,22 @@ def test_sites_get_a_bounded_number_of_pairs_and_adding_a_host_reshuffles_no_oth
     with_new = {pair for pair in after if "new-host" in pair}
     assert after - with_new <= before  # no pair of two other hosts appears
     assert len(before - after) <= len(with_new)  # and one disappears only for a pair of the new host
+
+
+@BUDGET
+@given(site_layouts(most=12))
+def test_sites_pairs_are_the_best_ranked_of_every_cross_pair(case) -> None:
+    """Only the best-hashed hosts of each site are ranked: that must pick what ranking every pair would."""
+    sites, count, _ = case
+    named = layout(sites)
+    chosen = representative_pairs("g", named, count)
+    expected = set()
+    for i, (first, hosts_a) in enumerate(named):
+        for second, hosts_b in named[i + 1 :]:
+            ranked = []
+            for a in hosts_a:
+                for b in hosts_b:
+                    ha, hb = site_pair_hash("g", first, second, a), site_pair_hash("g", first, second, b)
+                    ranked.append((max(ha, hb), min(ha, hb), a, b))
+            expected |= {(a, b) for _, _, a, b in sorted(ranked)[:count]}
+    assert chosen == expected
