@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.tsdb import export
+from tests.support.lab_control import Lab
 
 pytestmark = pytest.mark.lab
 

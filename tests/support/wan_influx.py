@@ -25,7 +25,7 @@ from pathlib import Path
 
 from syntraf_ctl.lab.inventory import update_settings
 from syntraf_ctl.lab.state import LabState
-from syntraf_ctl.lab.wan import ledger
+from tests.support import wan_ledger as ledger
 
 DATABASE = "syntraf"
 FIELDS = ("up", "lost", "packets", "out_of_order")
