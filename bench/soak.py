@@ -27,7 +27,7 @@ from syntraf_ctl.cli import main as ctl
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab import processes
 from syntraf_ctl.lab.cgroups import CGROUP_GROUP
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_wan_requirements
 from syntraf_ctl.lab.state import LabState

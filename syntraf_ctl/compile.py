@@ -8,9 +8,9 @@ import sys
 
 from ansible.errors import AnsibleError
 
+from syntraf_ctl.ansible_inventory import LoadedInventory, error_problem
 from syntraf_ctl.auth.facts import VersionReader, apply_auth_rule, known_versions
 from syntraf_ctl.costs import concurrent_flows
-from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import LockState, lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Optional
 
 from .config import Config, ConfigError, Edge, load_config
+from .edge_runner import EdgeRunner, new_meter
 from .iperf3 import Version, detect_version
 from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
 from .schedule import running
 from .spool import open_directory
-from .supervisor import EdgeRunner, new_meter
 from .voice import Voice
 from .writer import Sink, read_token
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from syntraf_ctl.importer.inventory import Inventory
+from syntraf_ctl.importer.inventory_layout import Inventory
 from syntraf_ctl.importer.values import ConfigImportError
 
 

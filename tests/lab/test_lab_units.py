@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from syntraf_ctl.lab.errors import LabError
-from syntraf_ctl.lab.inventory import MARKER, remove_inventory, render_inventory, write_inventory
+from syntraf_ctl.lab.lab_inventory import MARKER, remove_inventory, render_inventory, write_inventory
 from syntraf_ctl.lab.lifecycle import LabConfig, host_suites
 from syntraf_ctl.lab.preflight import missing_tools
 from syntraf_ctl.lab.rootfs import apt_mirror, recipe_hash, rootfs_path

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from syntraf_probe.config import parse_config
+from syntraf_probe.edge_runner import EdgeRunner
 from syntraf_probe.iperf3 import detect_version
 from syntraf_probe.keys import file_stamp
-from syntraf_probe.supervisor import EdgeRunner
 
 from syntraf_ctl.auth import store as auth_store
 from syntraf_ctl.auth.scope import host_files

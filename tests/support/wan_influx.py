@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.state import LabState
 from tests.support import wan_ledger as ledger
 

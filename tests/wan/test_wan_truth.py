@@ -19,7 +19,7 @@ import pytest
 from wan_labs import require_wan
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.state import LabState
 from syntraf_ctl.lab.wan.control import set_links, show
