@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .atomic_write import write_atomically
 from .config import Config, ConfigError, Edge, load_config
 from .edge_runner import EdgeRunner, new_meter
 from .iperf3 import Version, detect_version
@@ -203,9 +204,7 @@ class Probe:
         path = Path(self.config.state_path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_text(json.dumps(state), encoding="utf-8")
-            os.replace(temporary, path)
+            write_atomically(path, json.dumps(state).encode("utf-8"))
         except OSError as error:
             log.warning("state file %s: cannot write: %s", path, error)
 
