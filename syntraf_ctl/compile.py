@@ -1,10 +1,8 @@
-"""The pipeline every command shares: inventory -> model -> edges -> ports -> Plan, or a ValidationError."""
+"""The compile step of syntraf_ctl.pipeline: inventory -> model -> edges -> ports -> a Plan."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 from ansible.errors import AnsibleError
 
@@ -17,8 +15,8 @@ from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.observability.thresholds import group_thresholds
 from syntraf_ctl.plan import Plan, format_bps
 from syntraf_ctl.ports import assign_ports, count_kept
-from syntraf_ctl.problems import EXIT_INVALID, Problem, ValidationError, display_path, report
-from syntraf_ctl.render_target import OutputRefused, contains, render_target
+from syntraf_ctl.problems import Problem, ValidationError, display_path
+from syntraf_ctl.render_target import contains
 
 
 def compile_inventory(
@@ -111,23 +109,3 @@ def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:
                 )
             )
     return problems
-
-
-def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
-    """The -i/--vault-password-file options every command that compiles an inventory takes."""
-    parser.add_argument("-i", "--inventory", required=True, help="Ansible inventory file or directory")
-    parser.add_argument("--vault-password-file", help="file holding the Ansible Vault password")
-
-
-def compile_for_output(args: argparse.Namespace) -> tuple[str, Plan] | int:
-    """For a command that writes `args.output`: the checked output directory and the compiled plan, or the
-    exit status after saying why not (nothing is written either way)."""
-    try:
-        target = render_target(args.output, args.inventory)
-    except OutputRefused as refused:
-        print(f"syntraf-ctl: {refused}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        return target, compile_inventory(args.inventory, args.vault_password_file)
-    except ValidationError as error:
-        return report(error)

@@ -88,15 +88,6 @@ class Progress(Protocol):
     def finish(self) -> None: ...
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, check_and_diff: bool = False) -> None:
-    """Options every command that runs a playbook takes (`-i` and the vault file come from compile)."""
-    parser.add_argument("--limit", metavar="PATTERN", help="only these hosts (an Ansible host pattern)")
-    parser.add_argument("--forks", type=int, metavar="N", help="hosts handled in parallel (ansible.cfg: 25)")
-    if check_and_diff:
-        parser.add_argument("--check", action="store_true", help="show what would change, change nothing")
-        parser.add_argument("--diff", action="store_true", help="show the changes made to files")
-
-
 def options_from_args(args: argparse.Namespace, extravars: dict[str, Any] | None = None) -> RunOptions:
     return RunOptions(
         inventory=str(Path(args.inventory).resolve()),
