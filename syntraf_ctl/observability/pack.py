@@ -11,7 +11,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from syntraf_ctl.observability import dashboards, flux, grafana_alerts, promql, provisioning, rules
 from syntraf_ctl.observability.thresholds import Thresholds
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.render import RenderedTree, probe_configs, write_tree
+from syntraf_ctl.probe_configs import probe_configs
+from syntraf_ctl.render import RenderedTree, write_tree
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT
 
 BACKENDS = ("influxql", "prometheus")
@@ -19,7 +20,7 @@ BACKENDS = ("influxql", "prometheus")
 
 def planned_revisions(plan: Plan) -> dict[tuple[str, str], str]:
     """(host uid, group) -> the revision of the config render writes for it (what the probe reports)."""
-    return {key: config["revision"] for key, config in probe_configs(plan).items()}
+    return {key: config.revision for key, config in probe_configs(plan).items()}
 
 
 def compile_pack(
