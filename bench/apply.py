@@ -30,7 +30,8 @@ from syntraf_ctl.artifact import build
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.pipeline import deploy
-from syntraf_ctl.runner import PlainProgress, ansible_environment
+from syntraf_ctl.progress import PlainProgress
+from syntraf_ctl.runner import ansible_environment
 from tests.support.testlabs import owned_lab_name, up_on_free_subnet
 
 LARGE_GROUPS = 8  # the large mesh: this many groups over the same hosts, 8x the edges per host

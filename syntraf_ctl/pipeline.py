@@ -34,16 +34,10 @@ from syntraf_ctl.lockfile import read_lock, write_lock
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import display_path
+from syntraf_ctl.progress import print_summary, progress_for
 from syntraf_ctl.render import HOST_DOCUMENT, host_document, render_plan, render_to, write_tree
 from syntraf_ctl.render_target import render_target
-from syntraf_ctl.runner import (
-    PlaybookRun,
-    Progress,
-    options_from_args,
-    print_summary,
-    progress_for,
-    run_playbook,
-)
+from syntraf_ctl.runner import PlaybookRun, Progress, options_from_args, run_playbook
 
 VERSION_TASK = "Read the iperf3 version"  # the role's task whose output is a host's `iperf3 --version`
 STATUS_TASK = "syntraf.mesh.syntraf_probe_status"  # the status playbook's task: what a host reports

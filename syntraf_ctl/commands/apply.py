@@ -17,7 +17,7 @@ from syntraf_ctl.commands.reporting import PREPARE_ERRORS, print_warnings, repor
 from syntraf_ctl.consent import refused_without_consent
 from syntraf_ctl.pipeline import compile_for_deploy, deploy
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
-from syntraf_ctl.runner import print_summary, progress_for
+from syntraf_ctl.progress import print_summary, progress_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

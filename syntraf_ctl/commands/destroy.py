@@ -6,7 +6,7 @@ import argparse
 
 from syntraf_ctl.commands.arguments import add_inventory_arguments, add_run_arguments
 from syntraf_ctl.pipeline import destroy
-from syntraf_ctl.runner import print_summary
+from syntraf_ctl.progress import print_summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ from syntraf_ctl.commands.reporting import PREPARE_ERRORS, report_prepare_error
 from syntraf_ctl.consent import refused_without_consent
 from syntraf_ctl.pipeline import SWITCH_MARGIN, compile_for_deploy, deploy, rotate, switch_wait
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
-from syntraf_ctl.runner import print_summary, progress_for
+from syntraf_ctl.progress import print_summary, progress_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ import sys
 from syntraf_ctl.commands.arguments import add_inventory_arguments, add_run_arguments
 from syntraf_ctl.pipeline import compile_plan, read_status
 from syntraf_ctl.problems import ValidationError
-from syntraf_ctl.runner import PlainProgress
+from syntraf_ctl.progress import PlainProgress
 from syntraf_ctl.status import build_report, format_text
 
 
