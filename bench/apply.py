@@ -6,7 +6,7 @@ a large mesh (they must be equal: the role's work never grows with the number of
 
     .venv/bin/python bench/apply.py [--nodes 3 9]
 
-Boots its own labs (named b<pid>, on a free subnet of 203.0.113.0/24 or $SYNTRAF_LAB_SUBNET) and always takes
+Boots its own labs (named b<pid>, on a free subnet of 198.19.0.0/24 or $SYNTRAF_LAB_SUBNET) and always takes
 them down again.
 """
 
@@ -24,12 +24,15 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support (test labs)
+
 from syntraf_ctl.artifact import build
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab.lifecycle import lab_down
-from syntraf_ctl.lab.testlabs import owned_lab_name, up_on_free_subnet
 from syntraf_ctl.pipeline import deploy
-from syntraf_ctl.runner import PlainProgress, ansible_environment
+from syntraf_ctl.progress import PlainProgress
+from syntraf_ctl.runner import ansible_environment
+from tests.support.testlabs import owned_lab_name, up_on_free_subnet
 
 LARGE_GROUPS = 8  # the large mesh: this many groups over the same hosts, 8x the edges per host
 TARGET_RATIO = 6.0  # a no-op apply within this many times `ansible all -m ping`

@@ -19,20 +19,22 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support (test labs)
+
 from probe_load import snapshot  # the same CPU/RSS figures as the load benchmark
 
 from syntraf_ctl.cli import main as ctl
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lab import processes
 from syntraf_ctl.lab.cgroups import CGROUP_GROUP
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_wan_requirements
 from syntraf_ctl.lab.state import LabState
-from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
-from syntraf_ctl.lab.wan import ledger
 from syntraf_ctl.lab.wan.control import set_links, show
-from syntraf_ctl.lab.wan.influx import influxdb, write_to_both
+from tests.support import wan_ledger as ledger
+from tests.support.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
+from tests.support.wan_influx import influxdb, write_to_both
 
 SITES = {"a": 2, "b": 2}
 TEST_DURATION = 60

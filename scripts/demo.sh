@@ -52,7 +52,7 @@ echo
 echo "== syntraf-ctl observability -i $INVENTORY -o $OBSERVABILITY"
 mkdir -p .lab
 $CTL observability -i "$INVENTORY" -o "$OBSERVABILITY"
-DB_URL=$(.venv/bin/python -c 'from syntraf_ctl.lab.control import Lab; print(Lab.load("lab").db_url)')
+DB_URL=$(.venv/bin/python -c 'from syntraf_ctl.lab.state import load_state; print(load_state("lab").db_url)')
 if [ -f .lab/vmalert.pid ]; then kill "$(cat .lab/vmalert.pid)" 2>/dev/null || true; fi
 setsid vmalert -rule="$OBSERVABILITY/rules/*.yml" -datasource.url="$DB_URL" -remoteWrite.url="$DB_URL" \
     -datasource.queryStep=30s -notifier.url=http://127.0.0.1:9093 -httpListenAddr=127.0.0.1:8880 \
@@ -61,12 +61,11 @@ echo $! >.lab/vmalert.pid
 echo "== vmalert (pid $(cat .lab/vmalert.pid)) evaluates the rules on $DB_URL: http://127.0.0.1:8880/api/v1/alerts"
 
 .venv/bin/python - <<'PY'
-from syntraf_ctl.lab.control import Lab
+from syntraf_ctl.lab.state import load_state
 
-lab = Lab.load("lab")
-first = lab.host_names[0]
+lab = load_state("lab")
 ssh = (f"ssh -i {lab.ssh_key} -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no "
-       f"root@{lab.addresses[first]}")
+       f"root@{lab.hosts[0].address}")
 print(f"""
 Look further:
   database (InfluxDB v2 write API, VictoriaMetrics): {lab.db_url}

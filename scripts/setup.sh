@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # iptables and the netfilter-queue headers (with gcc and python3-dev, to build the Python binding): the
 # WAN lab's delay line (docs/lab.md). influxdb (1.x): the WAN truth tests' and the soak's database
-# (syntraf_ctl/lab/wan/influx.py) and the observability pack's InfluxQL tests; prometheus (promtool): its rule
+# (tests/support/wan_influx.py) and the observability pack's InfluxQL tests; prometheus (promtool): its rule
 # tests (docs/observability.md).
 APT_PACKAGES=(iperf3 victoria-metrics debootstrap systemd-container openssh-client nftables iproute2 python3-venv
     iptables libnetfilter-queue-dev gcc python3-dev prometheus influxdb)

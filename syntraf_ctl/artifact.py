@@ -12,15 +12,16 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
 import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from syntraf_probe.atomic_write import write_atomically
 
 from syntraf_ctl.assets import host_layout
 
@@ -132,23 +133,17 @@ def collect() -> tuple[dict[str, bytes], str]:
 
 def write_zipapp(files: dict[str, bytes], target: Path) -> None:
     """Write a reproducible zipapp: same files in, same bytes out."""
+    raw = io.BytesIO()
+    raw.write(shebang())
+    with zipfile.ZipFile(raw, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name], compresslevel=9)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".syntraf-probe-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            raw.write(shebang())
-            with zipfile.ZipFile(raw, "w") as archive:
-                for name in sorted(files):
-                    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-                    info.external_attr = 0o644 << 16
-                    info.create_system = 3
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    archive.writestr(info, files[name], compresslevel=9)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(target, raw.getvalue())
 
 
 def shebang() -> bytes:

@@ -1,24 +1,22 @@
-"""The pipeline every command shares: inventory -> model -> edges -> ports -> Plan, or a ValidationError."""
+"""The compile step of syntraf_ctl.pipeline: inventory -> model -> edges -> ports -> a Plan."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 from ansible.errors import AnsibleError
 
+from syntraf_ctl.ansible_inventory import LoadedInventory, error_problem
 from syntraf_ctl.auth.facts import VersionReader, apply_auth_rule, known_versions
 from syntraf_ctl.costs import concurrent_flows
-from syntraf_ctl.inventory import LoadedInventory, error_problem
 from syntraf_ctl.lockfile import LockState, lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.observability.thresholds import group_thresholds
 from syntraf_ctl.plan import Plan, format_bps
 from syntraf_ctl.ports import assign_ports, count_kept
-from syntraf_ctl.problems import EXIT_INVALID, Problem, ValidationError, display_path, report
-from syntraf_ctl.render_target import OutputRefused, contains, render_target
+from syntraf_ctl.problems import Problem, ValidationError, display_path
+from syntraf_ctl.render_target import contains
 
 PACK_GROUPS = ("syntraf_grafana", "syntraf_alerting")  # where `apply` deploys the observability pack
 
@@ -116,23 +114,3 @@ def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:
                 )
             )
     return problems
-
-
-def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
-    """The -i/--vault-password-file options every command that compiles an inventory takes."""
-    parser.add_argument("-i", "--inventory", required=True, help="Ansible inventory file or directory")
-    parser.add_argument("--vault-password-file", help="file holding the Ansible Vault password")
-
-
-def compile_for_output(args: argparse.Namespace) -> tuple[str, Plan] | int:
-    """For a command that writes `args.output`: the checked output directory and the compiled plan, or the
-    exit status after saying why not (nothing is written either way)."""
-    try:
-        target = render_target(args.output, args.inventory)
-    except OutputRefused as refused:
-        print(f"syntraf-ctl: {refused}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        return target, compile_inventory(args.inventory, args.vault_password_file)
-    except ValidationError as error:
-        return report(error)

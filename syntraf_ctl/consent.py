@@ -15,15 +15,6 @@ from syntraf_ctl.changes import Changes
 from syntraf_ctl.plan import Plan
 
 
-def add_allow_destroy_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--allow-destroy",
-        action="store_true",
-        help="accept a change that removes every locked edge of a mesh group, more than half of all locked "
-        "edges, or the key material of more than half of the hosts (docs/refused.md)",
-    )
-
-
 def refused_without_consent(plan: Plan, changes: Changes, args: argparse.Namespace) -> bool:
     """True (and why, on stderr) when the change needs --allow-destroy and did not get it.
 

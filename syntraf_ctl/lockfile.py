@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
+
+from syntraf_probe.atomic_write import stage_file, write_atomically
 
 from syntraf_ctl.ports import Locked
 from syntraf_ctl.problems import Problem, display_path
@@ -83,21 +84,12 @@ def stage_lock(path: str, state: LockState) -> str:
     """Write the next lock file beside `path` and return the temporary file's path: `os.replace` of it onto
     `path` commits it atomically (a crash leaves the old lock or the new one, never half a file), deleting it
     abandons it. Raises OSError (the inventory directory is read-only...) before anything is committed."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(format_lock(state))
-        os.chmod(temporary, 0o644)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return temporary
+    return stage_file(path, format_lock(state).encode("utf-8"))
 
 
 def write_lock(path: str, state: LockState) -> None:
     """Replace the lock file atomically."""
-    os.replace(stage_lock(path, state), path)
+    write_atomically(path, format_lock(state).encode("utf-8"))
 
 
 def _damaged(path: str, what: str) -> Problem:

@@ -17,7 +17,7 @@ from syntraf_probe import bounds
 from syntraf_probe.config import LOG_LEVELS
 from syntraf_probe.emodel import CODECS
 
-from syntraf_ctl import units
+from syntraf_ctl import value_parsers
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.render_target import PLAN_FILE
@@ -73,16 +73,16 @@ PLAYBOOK_KEYS = ("syntraf_hosts", "syntraf_rendered", "syntraf_render_dir", "syn
 ROLE_PREFIXES = ("syntraf_probe_", "syntraf_deploy_")
 KNOWN_KEYS = tuple(k for k in (*GLOBAL_KEYS, *HOST_KEYS, *PLAYBOOK_KEYS) if k.startswith("syntraf_"))
 TRAFFIC_PARSERS: dict[str, Callable[[object], Any]] = {
-    "bandwidth": units.parse_edge_bandwidth,
-    "packet_size": units.parse_packet_size,
-    "packets_per_second": units.parse_packets_per_second,
-    "dscp": units.parse_dscp,
-    "interval": units.parse_interval,
+    "bandwidth": value_parsers.parse_edge_bandwidth,
+    "packet_size": value_parsers.parse_packet_size,
+    "packets_per_second": value_parsers.parse_packets_per_second,
+    "dscp": value_parsers.parse_dscp,
+    "interval": value_parsers.parse_interval,
 }
 
 
 class Inventory(Protocol):
-    """What the model needs from a loaded inventory (see syntraf_ctl.inventory.LoadedInventory)."""
+    """What the model needs from a loaded inventory (see syntraf_ctl.ansible_inventory.LoadedInventory)."""
 
     problems: list[Problem]
 
@@ -329,7 +329,9 @@ def _parse_group(
     """(traffic, profile name, disabled); traffic is None when a problem was recorded."""
     path = f"syntraf_mesh_groups.{name}"
     subject = f"mesh group {name}"
-    disabled = bool(check.parse(f"{path}.disabled", units.parse_bool, spec.get("disabled", False), subject))
+    disabled = bool(
+        check.parse(f"{path}.disabled", value_parsers.parse_bool, spec.get("disabled", False), subject)
+    )
     profile = spec.get("profile")
     settings: dict[str, Any] = {}
     if profile is not None:
@@ -462,34 +464,40 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
             f"hostname), got {uid!r}",
         )
     address_key = next((k for k in ("syntraf_address", "ansible_host") if k in value), None)
-    address = check.parse(address_key or "syntraf_address", units.parse_address, value.get(address_key, name))
-    port_range = check.parse(
-        "syntraf_listen_port_range", units.parse_port_range, value["syntraf_listen_port_range"]
+    address = check.parse(
+        address_key or "syntraf_address", value_parsers.parse_address, value.get(address_key, name)
     )
-    behind_nat = check.parse("syntraf_behind_nat", units.parse_bool, value["syntraf_behind_nat"])
+    port_range = check.parse(
+        "syntraf_listen_port_range", value_parsers.parse_port_range, value["syntraf_listen_port_range"]
+    )
+    behind_nat = check.parse("syntraf_behind_nat", value_parsers.parse_bool, value["syntraf_behind_nat"])
     include_only = _parse_uid_lists("syntraf_include_only", value["syntraf_include_only"], check)
     exclude = _parse_uid_lists("syntraf_exclude", value["syntraf_exclude"], check)
     override_dst = _parse_overrides(value["syntraf_override_dst"], check)
     max_bw = value["syntraf_max_bandwidth"]
-    max_bw = None if max_bw is None else check.parse("syntraf_max_bandwidth", units.parse_bandwidth, max_bw)
+    max_bw = (
+        None
+        if max_bw is None
+        else check.parse("syntraf_max_bandwidth", value_parsers.parse_bandwidth, max_bw)
+    )
     databases = _parse_databases(value["syntraf_influxdb"], check)
     binary = value["syntraf_iperf3_binary"]
     if not isinstance(binary, str) or not binary.startswith("/"):
         check.add("syntraf_iperf3_binary", f"expected an absolute path, got {binary!r}")
     duration = check.parse(
         "syntraf_test_duration",
-        lambda v: units.within("iperf3.test_duration", v),
+        lambda v: value_parsers.within("iperf3.test_duration", v),
         value["syntraf_test_duration"],
     )
     spool = check.parse(
         "syntraf_spool_max_bytes",
-        lambda v: units.within("spool.max_bytes", v),
+        lambda v: value_parsers.within("spool.max_bytes", v),
         value["syntraf_spool_max_bytes"],
     )
     log_level = value["syntraf_log_level"]
     if log_level not in LOG_LEVELS:
         check.add("syntraf_log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
-    auth = check.parse("syntraf_iperf3_auth", units.parse_bool, value["syntraf_iperf3_auth"])
+    auth = check.parse("syntraf_iperf3_auth", value_parsers.parse_bool, value["syntraf_iperf3_auth"])
     version = value["syntraf_iperf3_version"]
     if isinstance(version, float):  # 3.20 unquoted is the number 3.2: the version is lost
         check.add(
@@ -500,7 +508,7 @@ def _parse_host(scope: Vars, name: str, problems: list[Problem]) -> Host | None:
         check.add("syntraf_iperf3_version", f"expected a version like 3.12, got {version!r}")
     skew = check.parse(
         "syntraf_iperf3_time_skew_threshold",
-        lambda v: units.within("auth.time_skew_threshold", v),
+        lambda v: value_parsers.within("auth.time_skew_threshold", v),
         value["syntraf_iperf3_time_skew_threshold"],
     )
     # A host whose mesh settings are wrong is left out of the mesh; one with only a wrong local setting
@@ -556,7 +564,7 @@ def _parse_overrides(value: Any, check: _Collector) -> dict[str, str]:
         return {}
     result = {}
     for uid, address in value.items():
-        parsed = check.parse(f"syntraf_override_dst.{uid}", units.parse_address, address)
+        parsed = check.parse(f"syntraf_override_dst.{uid}", value_parsers.parse_address, address)
         if parsed is not None:
             result[str(uid)] = parsed
     return result
@@ -593,7 +601,9 @@ def _parse_databases(value: Any, check: _Collector) -> tuple[Database, ...]:
         ca_path = entry.get("ca_path")
         if ca_path is not None and (not isinstance(ca_path, str) or not ca_path.startswith("/")):
             check.add(f"{path}.ca_path", f"expected an absolute path on the host, got {ca_path!r}")
-        verify_tls = check.parse(f"{path}.verify_tls", units.parse_bool, entry.get("verify_tls", True))
+        verify_tls = check.parse(
+            f"{path}.verify_tls", value_parsers.parse_bool, entry.get("verify_tls", True)
+        )
         databases.append(
             Database(
                 str(name),

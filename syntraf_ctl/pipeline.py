@@ -1,5 +1,6 @@
-"""The steps the commands share, from an inventory to the hosts: compile (asking the hosts for the iperf3
-versions it does not know), report, prepare (render, key material, the probe artifact) and deploy.
+"""The steps of every command, from an inventory to the hosts: compile (asking the hosts for the iperf3
+versions it does not know), prepare (render, key material, the probe artifact), deploy, rotate, read the
+status and destroy. The commands parse arguments, call these and print.
 
 Ansible never calls back into the controller: what the hosts report (their iperf3 versions) comes back as
 the results of the runs and goes into the compile, and into the lock file for the next runs.
@@ -10,19 +11,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from syntraf_ctl.artifact import Artifact, build
 from syntraf_ctl.auth.facts import VersionReader, version_text
 from syntraf_ctl.auth.prepare import announce_material, material_for_check
+from syntraf_ctl.auth.store import (
+    AuthStore,
+    StoreError,
+    begin_rotation,
+    finish_rotation,
+    load_store,
+    save_store,
+    switch_rotation,
+)
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import read_lock, write_lock
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.observability.pack import add_to_render
 from syntraf_ctl.plan import Plan
+from syntraf_ctl.problems import display_path
+from syntraf_ctl.progress import print_summary, progress_for
 from syntraf_ctl.render import (
     HOST_DOCUMENT,
     RenderedTree,
@@ -31,16 +44,24 @@ from syntraf_ctl.render import (
     render_to,
     write_tree,
 )
-from syntraf_ctl.runner import (
-    PlaybookRun,
-    Progress,
-    options_from_args,
-    print_summary,
-    progress_for,
-    run_playbook,
-)
+from syntraf_ctl.render_target import render_target
+from syntraf_ctl.runner import PlaybookRun, Progress, options_from_args, run_playbook
 
 VERSION_TASK = "Read the iperf3 version"  # the role's task whose output is a host's `iperf3 --version`
+STATUS_TASK = "syntraf.mesh.syntraf_probe_status"  # the status playbook's task: what a host reports
+SWITCH_MARGIN = 30.0  # seconds beyond one test duration: a test's handshake and the probe's restart delays
+
+
+def compile_plan(args: argparse.Namespace) -> Plan:
+    """The plan of `args.inventory`, keeping the lock file's ports. Raises ValidationError."""
+    return compile_inventory(args.inventory, args.vault_password_file)
+
+
+def compile_for_output(args: argparse.Namespace) -> tuple[str, Plan]:
+    """For a command that writes `args.output`: the checked output directory, then the compiled plan.
+    Nothing is written. Raises OutputRefused, ValidationError."""
+    target = render_target(args.output, args.inventory)
+    return target, compile_plan(args)
 
 
 def compile_for_deploy(args: argparse.Namespace) -> Plan:
@@ -120,6 +141,66 @@ def record_versions(plan: Plan, run: PlaybookRun) -> None:
         write_lock(plan.lock_path, state)
 
 
-def print_warnings(plan: Plan) -> None:
-    for warning in plan.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+def render(plan: Plan, target: str, args: argparse.Namespace) -> None:
+    """Build the probe artifact, then write every host's files, the key material and the lock file (see
+    render_to). Raises ArtifactError, StoreError, OSError."""
+    tree = render_tree(plan, build().path)
+    render_to(plan, target, tree, lambda: announce_material(plan, args.vault_password_file))
+
+
+def read_status(args: argparse.Namespace, progress: Progress) -> PlaybookRun:
+    """What each host's probes report (their state files, read by the status playbook)."""
+    return run_playbook("status.yml", options_from_args(args), progress, STATUS_TASK)
+
+
+def destroy(args: argparse.Namespace) -> PlaybookRun:
+    """Stop and remove everything syntraf installed on the hosts."""
+    return run_playbook("destroy.yml", options_from_args(args), progress_for())
+
+
+def switch_wait(plan: Plan) -> float:
+    """Every listener restarts its iperf3 at the end of its current test: one test duration at most."""
+    return max((host.test_duration for host in plan.model.hosts.values()), default=0) + SWITCH_MARGIN
+
+
+def rotate(
+    path: str,
+    vault_password_file: str | None,
+    apply: Callable[[str], bool],
+    wait_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Drive the key rotation of the store at `path` from its saved phase to its end (docs/security.md):
+    `apply(step)` deploys, True when it succeeded. The phase reached is saved after each step, so a run
+    after a failure goes on from there. 0 when done. Raises StoreError."""
+    store = _load_rotating(path, vault_password_file)
+    if store.rotation is None:
+        begin_rotation(store)
+        save_store(store, path, vault_password_file)
+        print(f"rotate-keys: generation {store.rotation.to} created in {display_path(path)}")
+    if store.rotation.phase == "accept":
+        if not apply(f"1/3 listeners accept generations {store.active} and {store.rotation.to}"):
+            return 1
+        switch_rotation(store)
+        save_store(store, path, vault_password_file)
+    if not apply(f"2/3 every host switches to generation {store.rotation.to}"):
+        return 1
+    print(
+        f"rotate-keys: waiting {wait_seconds:g} s for every listener to restart with its new key", flush=True
+    )
+    sleep(wait_seconds)
+    old = store.active
+    finish_rotation(store)
+    save_store(store, path, vault_password_file)
+    if not apply(f"3/3 generation {old} is removed from every host"):
+        print("the store no longer holds the old generation: `syntraf-ctl apply` removes it from the hosts")
+        return 1
+    print(f"rotate-keys: done, every host uses generation {store.active}")
+    return 0
+
+
+def _load_rotating(path: str, vault_password_file: str | None) -> AuthStore:
+    store = load_store(path, vault_password_file)
+    if store is None:
+        raise StoreError(f"{path}: no material to rotate (no host uses iperf3 authentication)")
+    return store

@@ -8,36 +8,29 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import hashlib
-import json
 import os
 import shutil
 import tempfile
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from syntraf_probe.schedule import Schedule
+from syntraf_probe.config_json import config_json
 
 from syntraf_ctl.assets import host_layout
-from syntraf_ctl.auth.scope import probe_auth_config
 from syntraf_ctl.auth.store import host_files_path
 from syntraf_ctl.lockfile import stage_lock
-from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
-from syntraf_ctl.plan import Plan, edge_json, format_json
+from syntraf_ctl.plan import Plan, format_json
+from syntraf_ctl.probe_configs import probe_configs, token_path
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_replaceable
-from syntraf_ctl.topology import schedule, schedule_json
 
-CONFIG_SCHEMA = 1
 HOST_DOCUMENT = "host.json"  # DIR/<host>/host.json: what the role deploys on the host
 HOST_DOCUMENT_SCHEMA = 1
 PROBE_FILE = "syntraf-probe.pyz"  # DIR/syntraf-probe.pyz: the probe artifact the role copies
 UNITS = ("syntraf-probe@.service", "syntraf.target")
 RESTART_SEC = 5
-CONNECT_TIMEOUT_MS = 3000
 _AT_FDCWD = -100  # Linux <fcntl.h>: paths relative to the working directory
 _RENAME_EXCHANGE = 2  # Linux <linux/fs.h>: renameat2() swaps the two paths
 
@@ -80,8 +73,9 @@ def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
         for name, text in units.items():
             tree.files[f"{host.name}/{unit_dir}/{name}"] = text
         for group in groups:
-            relative = f"{config_dir}/{group}.json"
-            tree.files[f"{host.name}/{relative}"] = config_template.render(config=configs[(uid, group)])
+            config = configs[(uid, group)]
+            relative = config.path.lstrip("/")  # where the probe reads it on the host
+            tree.files[f"{host.name}/{relative}"] = config_template.render(config=config_json(config))
             files.append((relative, f"config:{group}", layout.user, "0640"))
         document = host_document(host, groups, files)
         tree.files[f"{host.name}/{HOST_DOCUMENT}"] = format_json(document) + "\n"
@@ -137,97 +131,6 @@ def host_document(host: Host, groups: list[str], files: list[tuple[str, str, str
             {"directory": f"{auth_dir}/peers", "pattern": "*"},
         ],
     }
-
-
-def token_path(database: str) -> str:
-    """The token file of a database, named after it (a stable name, whatever its place in the list)."""
-    return f"{host_layout().secrets_dir}/{database}.token"
-
-
-def probe_edge_json(edge: Edge, hosts: dict[str, Host]) -> dict[str, Any]:
-    """An edge as the probe config lists it: the plan's keys plus both addresses and the PKCS#1 flag."""
-    return {
-        **edge_json(edge),
-        "src_address": hosts[edge.src].address,
-        "dst_address": hosts[edge.dst].address,
-        "pkcs1_padding": edge.pkcs1_padding,
-    }
-
-
-def probe_configs(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
-    """(host uid, group) -> the probe config render writes for that host in that group."""
-    edges_of: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for edge in plan.edges:
-        entry = probe_edge_json(edge, plan.model.hosts)
-        edges_of[(edge.src, edge.group)].append(entry)
-        edges_of[(edge.dst, edge.group)].append(entry)
-    configs = {}
-    for uid, groups in plan.host_groups().items():
-        for group in groups:
-            mesh_group = plan.model.groups[group]
-            rotation = schedule(mesh_group.members, mesh_group.topology)
-            edges = edges_of.get((uid, group), [])
-            configs[(uid, group)] = probe_config(
-                plan.model.hosts[uid], group, edges, mesh_group.echo, rotation
-            )
-    return configs
-
-
-def probe_config(
-    host: Host,
-    group: str,
-    edges: list[dict[str, Any]],
-    echo: dict[str, Any] | None = None,
-    rotation: Schedule | None = None,
-) -> dict[str, Any]:
-    """The schema 1 probe config of `host` in `group` (docs/probe-config.md), keys in the documented order;
-    a group with an echo adds its `echo`, a rotating group its `schedule`."""
-    layout = host_layout()
-    config: dict[str, Any] = {
-        "schema": CONFIG_SCHEMA,
-        "revision": "",
-        "host": host.uid,
-        "group": group,
-        "address": host.address,
-        "iperf3": {
-            "binary": host.iperf3_binary,
-            "test_duration": host.test_duration,
-            "connect_timeout_ms": CONNECT_TIMEOUT_MS,
-        },
-        "auth": probe_auth_config(host.uid, host.auth, host.time_skew_threshold),
-        "edges": edges,
-        "databases": [
-            {
-                "name": database.name,
-                "url": database.url,
-                "org": database.org,
-                "bucket": database.bucket,
-                "token_path": token_path(database.name),
-                "ca_path": database.ca_path,
-                "verify_tls": database.verify_tls,
-            }
-            for database in host.databases
-        ],
-        "spool": {"directory": f"{layout.state_dir}/spool/{group}", "max_bytes": host.spool_max_bytes},
-        "state_path": f"{layout.run_dir}/{group}.state.json",
-        "log_level": host.log_level,
-    }
-    if echo is not None:  # optional: configs without an echo stay as they were
-        config["echo"] = echo
-    if rotation is not None:
-        config["schedule"] = schedule_json(rotation)
-    config["revision"] = config_revision(config)
-    return config
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def config_revision(config: dict[str, Any]) -> str:
-    """First 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces), sans `revision`."""
-    content = {key: value for key, value in config.items() if key != "revision"}
-    canonical = _CANONICAL.encode(content)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
 def render_to(

@@ -108,13 +108,3 @@ def shape_warnings(group: str, members: tuple[str, ...], topology: Topology) -> 
             f"all {len(members) - 1} others at all times (a full mesh)"
         ]
     return []
-
-
-def schedule_json(value: Schedule) -> dict[str, object]:
-    """A schedule as the probe config holds it (docs/probe-config.md)."""
-    return {
-        "epoch_seconds": value.epoch_seconds,
-        "origin": value.origin,
-        "peers": value.peers,
-        "members": list(value.members),
-    }

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .atomic_write import write_atomically
 from .config import Config, ConfigError, Edge, load_config
+from .edge_runner import EdgeRunner, new_meter
 from .iperf3 import Version, detect_version
 from .lineproto import health_line, sample_line
 from .meter import ReceiverMeter, Sample
 from .schedule import running
 from .spool import open_directory
-from .supervisor import EdgeRunner, new_meter
 from .voice import Voice
 from .writer import Sink, read_token
 
@@ -212,9 +213,7 @@ class Probe:
         path = Path(self.config.state_path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_text(json.dumps(state), encoding="utf-8")
-            os.replace(temporary, path)
+            write_atomically(path, json.dumps(state).encode("utf-8"))
         except OSError as error:
             log.warning("state file %s: cannot write: %s", path, error)
 

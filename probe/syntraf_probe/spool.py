@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .atomic_write import write_atomically
 from .config import ConfigError
 
 SUFFIX = ".lp"
@@ -153,13 +154,8 @@ class Spool:
             self.remove(sequence)
             return
         data = ("\n".join(lines) + "\n").encode()
-        temporary = self._path(sequence).with_suffix(".tmp")
         try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self._path(sequence))
+            write_atomically(self._path(sequence), data, durable=True)
         except OSError as error:  # the segment is replayed whole again: duplicates, never a loss
             log.warning("spool %s: cannot shorten a replayed segment: %s", self.directory, error)
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
+
+from syntraf_probe.atomic_write import write_atomically
 
 from syntraf_ctl.lab.tsdb import export
 
@@ -90,9 +91,7 @@ class ProbeProcess:
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
 
     def write(self, cfg: dict) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(cfg, indent=1))
-        os.replace(temporary, self.path)
+        write_atomically(self.path, json.dumps(cfg, indent=1).encode("utf-8"))
 
     def reload(self, cfg: dict) -> None:
         self.write(cfg)

@@ -15,8 +15,8 @@ import pytest
 from labkit import config, edge
 from relay import Relay
 from syntraf_probe.config import parse_config
+from syntraf_probe.edge_runner import EdgeRunner
 from syntraf_probe.iperf3 import detect_version
-from syntraf_probe.supervisor import EdgeRunner
 
 IPERF3 = shutil.which("iperf3")
 pytestmark = pytest.mark.skipif(IPERF3 is None, reason="iperf3 is not installed")

@@ -10,6 +10,7 @@ import sys
 import pytest
 from labkit import config, edge
 from syntraf_probe.config import ConfigError, parse_config
+from syntraf_probe.edge_runner import restart_delay
 from syntraf_probe.iperf3 import build_command, pacing_timer_us, parse_version
 from syntraf_probe.lineproto import sample_line
 from syntraf_probe.meter import Sample
@@ -25,7 +26,6 @@ from syntraf_probe.parse import (
     parse_text_line,
 )
 from syntraf_probe.spool import Spool
-from syntraf_probe.supervisor import restart_delay
 
 ADDRESSES = {"a": "198.51.100.11", "b": "198.51.100.12"}
 

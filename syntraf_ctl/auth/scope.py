@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from syntraf_probe.config import Auth
+
 from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.material import pair_password, users_file
 from syntraf_ctl.auth.store import AuthStore
@@ -66,15 +68,15 @@ def host_files(store: AuthStore, pairs: Iterable[tuple[str, str]], uid: str) -> 
     return files
 
 
-def probe_auth_config(uid: str, enabled: bool, time_skew_threshold: int) -> dict[str, object] | None:
-    """The `auth` object of a host's probe config (docs/probe-config.md): paths only, never a secret."""
+def probe_auth(uid: str, enabled: bool, time_skew_threshold: int) -> Auth | None:
+    """The `auth` of a host's probe config (docs/probe-config.md): paths only, never a secret."""
     if not enabled:
         return None
     auth_dir = host_layout().auth_dir
-    return {
-        "time_skew_threshold": time_skew_threshold,
-        "private_key_path": f"{auth_dir}/{PRIVATE_KEY}",
-        "authorized_users_path": f"{auth_dir}/{USERS_FILE}",
-        "username": username(uid),
-        "public_keys_dir": f"{auth_dir}/{PEERS_DIR}",
-    }
+    return Auth(
+        time_skew_threshold=time_skew_threshold,
+        private_key_path=f"{auth_dir}/{PRIVATE_KEY}",
+        authorized_users_path=f"{auth_dir}/{USERS_FILE}",
+        username=username(uid),
+        public_keys_dir=f"{auth_dir}/{PEERS_DIR}",
+    )

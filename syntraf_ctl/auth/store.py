@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from syntraf_probe.atomic_write import write_atomically
 
 from syntraf_ctl.auth.material import HostMaterial, new_host_material
 
@@ -231,14 +231,7 @@ def write_private(path: str, text: str, vault_password_file: str | None = None) 
     data = text.encode("utf-8")
     if vault_password_file:
         data = _vault(vault_password_file).encrypt(data)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp creates it 0600
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, data, mode=0o600)
 
 
 def ignore_in_git(path: str) -> None:

@@ -7,16 +7,17 @@ Ansible runs at all.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from syntraf_ctl.artifact import ArtifactError
-from syntraf_ctl.auth.store import StoreError
-from syntraf_ctl.commands.render import report_write_error
-from syntraf_ctl.compile import add_inventory_arguments
-from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
-from syntraf_ctl.pipeline import compile_for_deploy, deploy, print_warnings
+from syntraf_ctl.commands.arguments import (
+    add_allow_destroy_argument,
+    add_inventory_arguments,
+    add_run_arguments,
+)
+from syntraf_ctl.commands.reporting import PREPARE_ERRORS, print_warnings, report_prepare_error
+from syntraf_ctl.consent import refused_without_consent
+from syntraf_ctl.pipeline import compile_for_deploy, deploy
 from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
-from syntraf_ctl.runner import add_run_arguments, print_summary, progress_for
+from syntraf_ctl.progress import print_summary, progress_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         print(f"applying {len(plan.edges)} edges on {len(plan.model.hosts)} hosts{mode}", flush=True)
         result = deploy(plan, args, progress_for(show_diff=args.diff))
-    except ArtifactError as error:
-        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
-        return 1
-    except (StoreError, OSError) as error:
-        return report_write_error(error)
+    except PREPARE_ERRORS as error:
+        return report_prepare_error(error)
     print_summary(result)
     verdict = "would change" if args.check else "changed"
     print(f"{verdict} {result.changed} things" if result.succeeded else "apply FAILED")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from syntraf_ctl.compile import add_inventory_arguments
-from syntraf_ctl.runner import add_run_arguments, options_from_args, print_summary, progress_for, run_playbook
+from syntraf_ctl.commands.arguments import add_inventory_arguments, add_run_arguments
+from syntraf_ctl.pipeline import destroy
+from syntraf_ctl.progress import print_summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_playbook("destroy.yml", options_from_args(args), progress_for())
+    result = destroy(args)
     print_summary(result)
     print("destroyed" if result.succeeded else "destroy FAILED")
     return 0 if result.succeeded else 1

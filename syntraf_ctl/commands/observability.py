@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from syntraf_ctl.compile import add_inventory_arguments, compile_for_output
+from syntraf_ctl.commands.arguments import add_inventory_arguments
+from syntraf_ctl.commands.reporting import COMPILE_ERRORS, report_compile_error
 from syntraf_ctl.observability.pack import BACKENDS, compile_pack, write_pack
+from syntraf_ctl.pipeline import compile_for_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,10 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    prepared = compile_for_output(args)
-    if isinstance(prepared, int):
-        return prepared
-    target, plan = prepared
+    try:
+        target, plan = compile_for_output(args)
+    except COMPILE_ERRORS as error:
+        return report_compile_error(error)
     limits = plan.alerts
     tree = compile_pack(plan, limits, tuple(sorted(set(args.backend or BACKENDS))))
     try:

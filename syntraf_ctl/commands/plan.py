@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.commands.arguments import add_inventory_arguments
+from syntraf_ctl.pipeline import compile_plan
 from syntraf_ctl.plan import format_json
 from syntraf_ctl.problems import ValidationError, report
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
+        plan = compile_plan(args)
     except ValidationError as error:
         return report(error)
     if args.format == "json":

@@ -8,16 +8,18 @@ anything is written, key material included (docs/refused.md).
 from __future__ import annotations
 
 import argparse
-import sys
 
-from syntraf_ctl.artifact import ArtifactError, build
-from syntraf_ctl.auth.prepare import announce_material
-from syntraf_ctl.auth.store import StoreError
-from syntraf_ctl.compile import add_inventory_arguments, compile_for_output
-from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
-from syntraf_ctl.pipeline import render_tree
+from syntraf_ctl.commands.arguments import add_allow_destroy_argument, add_inventory_arguments
+from syntraf_ctl.commands.reporting import (
+    COMPILE_ERRORS,
+    PREPARE_ERRORS,
+    print_warnings,
+    report_compile_error,
+    report_prepare_error,
+)
+from syntraf_ctl.consent import refused_without_consent
+from syntraf_ctl.pipeline import compile_for_output, render
 from syntraf_ctl.problems import EXIT_INVALID, display_path
-from syntraf_ctl.render import render_to
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,35 +39,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    prepared = compile_for_output(args)
-    if isinstance(prepared, int):
-        return prepared
-    target, plan = prepared
+    try:
+        target, plan = compile_for_output(args)
+    except COMPILE_ERRORS as error:
+        return report_compile_error(error)
     changes = plan.changes()
     try:
         if refused_without_consent(plan, changes, args):
             return EXIT_INVALID
-        tree = render_tree(plan, build().path)
-        render_to(plan, target, tree, lambda: announce_material(plan, args.vault_password_file))
-    except ArtifactError as error:
-        print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
-        return 1
-    except (StoreError, OSError) as error:
-        return report_write_error(error)
-    for warning in plan.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        render(plan, target, args)
+    except PREPARE_ERRORS as error:
+        return report_prepare_error(error)
+    print_warnings(plan)
     print(changes.to_text(), end="")
     print(
         f"rendered {len(plan.edges)} edges for {len(plan.model.hosts)} hosts into {args.output}; "
         f"recorded in {display_path(plan.lock_path)}"
     )
     return 0
-
-
-def report_write_error(error: Exception) -> int:
-    """What render and apply say when the key store, the lock file or the rendered files cannot be written."""
-    if isinstance(error, StoreError):
-        print(f"syntraf-ctl: iperf3 authentication material: {error}", file=sys.stderr)
-    else:
-        print(f"syntraf-ctl: cannot write the rendered files or the lock file: {error}", file=sys.stderr)
-    return 1

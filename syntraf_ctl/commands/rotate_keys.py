@@ -16,30 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
 
-from syntraf_ctl.artifact import ArtifactError
 from syntraf_ctl.auth.prepare import prepare_or_report
-from syntraf_ctl.auth.store import (
-    AuthStore,
-    StoreError,
-    begin_rotation,
-    finish_rotation,
-    load_store,
-    save_store,
-    store_path,
-    switch_rotation,
+from syntraf_ctl.auth.store import StoreError, store_path
+from syntraf_ctl.commands.arguments import (
+    add_allow_destroy_argument,
+    add_inventory_arguments,
+    add_run_arguments,
 )
-from syntraf_ctl.commands.render import report_write_error
-from syntraf_ctl.compile import add_inventory_arguments
-from syntraf_ctl.consent import add_allow_destroy_argument, refused_without_consent
-from syntraf_ctl.pipeline import compile_for_deploy, deploy
-from syntraf_ctl.plan import Plan
-from syntraf_ctl.problems import EXIT_INVALID, ValidationError, display_path, report
-from syntraf_ctl.runner import add_run_arguments, print_summary, progress_for
-
-SWITCH_MARGIN = 30.0  # seconds beyond one test duration: a test's handshake and the probe's restart delays
+from syntraf_ctl.commands.reporting import PREPARE_ERRORS, report_prepare_error
+from syntraf_ctl.consent import refused_without_consent
+from syntraf_ctl.pipeline import SWITCH_MARGIN, compile_for_deploy, deploy, rotate, switch_wait
+from syntraf_ctl.problems import EXIT_INVALID, ValidationError, report
+from syntraf_ctl.progress import print_summary, progress_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,11 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run, check=False, diff=False)
 
 
-def switch_wait(plan: Plan) -> float:
-    """Every listener restarts its iperf3 at the end of its current test: one test duration at most."""
-    return max((host.test_duration for host in plan.model.hosts.values()), default=0) + SWITCH_MARGIN
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         plan = compile_for_deploy(args)
@@ -74,75 +58,26 @@ def run(args: argparse.Namespace) -> int:
         if refused_without_consent(plan, plan.changes(), args):
             return EXIT_INVALID
     except StoreError as error:
-        return report_write_error(error)
+        return report_prepare_error(error)
     if not prepare_or_report(plan, args.vault_password_file):
         return 1
-    path = store_path(plan_directory(plan))
     progress = progress_for()
 
     def apply(step: str) -> bool:
         print(f"rotate-keys: {step}", flush=True)
         try:
             result = deploy(plan, args, progress)
-        except ArtifactError as error:
-            print(f"syntraf-ctl: cannot build the probe artifact: {error}", file=sys.stderr)
-            return False
-        except (StoreError, OSError) as error:
-            report_write_error(error)
+        except PREPARE_ERRORS as error:
+            report_prepare_error(error)
             return False
         print_summary(result)
         if not result.succeeded:
             print(f"rotate-keys stopped at: {step}; run it again to go on from there", file=sys.stderr)
         return result.succeeded
 
+    path = store_path(os.path.dirname(plan.lock_path))  # the store lives beside the lock file
     try:
         return rotate(path, args.vault_password_file, apply, args.switch_wait or switch_wait(plan))
     except StoreError as error:
         print(f"syntraf-ctl: rotate-keys: {error}", file=sys.stderr)
         return 1
-
-
-def rotate(
-    path: str,
-    vault_password_file: str | None,
-    apply: Callable[[str], bool],
-    wait_seconds: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Drive the rotation from the phase saved in the store at `path` to its end; 0 when done."""
-    store = _load(path, vault_password_file)
-    if store.rotation is None:
-        begin_rotation(store)
-        save_store(store, path, vault_password_file)
-        print(f"rotate-keys: generation {store.rotation.to} created in {display_path(path)}")
-    if store.rotation.phase == "accept":
-        if not apply(f"1/3 listeners accept generations {store.active} and {store.rotation.to}"):
-            return 1
-        switch_rotation(store)
-        save_store(store, path, vault_password_file)
-    if not apply(f"2/3 every host switches to generation {store.rotation.to}"):
-        return 1
-    print(
-        f"rotate-keys: waiting {wait_seconds:g} s for every listener to restart with its new key", flush=True
-    )
-    sleep(wait_seconds)
-    old = store.active
-    finish_rotation(store)
-    save_store(store, path, vault_password_file)
-    if not apply(f"3/3 generation {old} is removed from every host"):
-        print("the store no longer holds the old generation: `syntraf-ctl apply` removes it from the hosts")
-        return 1
-    print(f"rotate-keys: done, every host uses generation {store.active}")
-    return 0
-
-
-def plan_directory(plan: Plan) -> str:
-    """The inventory directory: where the lock file and the store live."""
-    return os.path.dirname(plan.lock_path)
-
-
-def _load(path: str, vault_password_file: str | None) -> AuthStore:
-    store = load_store(path, vault_password_file)
-    if store is None:
-        raise StoreError(f"{path}: no material to rotate (no host uses iperf3 authentication)")
-    return store

@@ -7,9 +7,10 @@ import argparse
 import json
 import sys
 
-from syntraf_ctl.compile import add_inventory_arguments, compile_inventory
+from syntraf_ctl.commands.arguments import add_inventory_arguments, add_run_arguments
+from syntraf_ctl.pipeline import compile_plan, read_status
 from syntraf_ctl.problems import ValidationError
-from syntraf_ctl.runner import PlainProgress, add_run_arguments, options_from_args, run_playbook
+from syntraf_ctl.progress import PlainProgress
 from syntraf_ctl.status import build_report, format_text
 
 
@@ -25,7 +26,7 @@ def planned(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]] | None
     """Every planned edge, so that unreported ones show (None, and a warning, if the inventory is
     invalid), and the rotating groups, whose grids show when each pair was last measured."""
     try:
-        plan = compile_inventory(args.inventory, args.vault_password_file)
+        plan = compile_plan(args)
     except ValidationError as error:
         print(
             f"warning: the inventory is invalid, showing only what the hosts report:\n{error}",
@@ -38,12 +39,7 @@ def planned(args: argparse.Namespace) -> tuple[list[tuple[str, str, str]] | None
 
 def run(args: argparse.Namespace) -> int:
     edges, rotating = planned(args)
-    result = run_playbook(
-        "status.yml",
-        options_from_args(args),
-        PlainProgress(sys.stderr, only_failures=True),
-        "syntraf.mesh.syntraf_probe_status",
-    )
+    result = read_status(args, PlainProgress(sys.stderr, only_failures=True))
     failures = {
         failure.host: failure.message for failure in result.failures if failure.host not in result.results
     }

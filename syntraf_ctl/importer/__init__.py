@@ -7,7 +7,7 @@ The core (`convert`) is pure: TOML text in, file texts and migration notes out. 
 from __future__ import annotations
 
 from syntraf_ctl.importer.config import read_config
-from syntraf_ctl.importer.inventory import Inventory, build_inventory
+from syntraf_ctl.importer.inventory_layout import Inventory, build_inventory
 from syntraf_ctl.importer.values import ConfigImportError
 
 __all__ = ["ConfigImportError", "Inventory", "convert"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from syntraf_ctl.importer.inventory import Inventory
+from syntraf_probe.atomic_write import write_atomically
+
+from syntraf_ctl.importer.inventory_layout import Inventory
 from syntraf_ctl.importer.values import ConfigImportError
 
 
@@ -52,8 +53,5 @@ def write_inventory(files: dict[str, str], secret_files: set[str], directory: Pa
     for relative, text in files.items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.chmod(0o600 if relative in secret_files else 0o644)
-        temporary.replace(path)
+        write_atomically(path, text.encode("utf-8"), 0o600 if relative in secret_files else 0o644)
     return [directory / relative for relative in files]

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.importer.inventory import Inventory
+from syntraf_ctl.importer.inventory_layout import Inventory
 from syntraf_ctl.problems import Problem, ValidationError
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from syntraf_ctl.lab import hosts
 from syntraf_ctl.lab.cgroups import remove_cgroups
 from syntraf_ctl.lab.errors import LabError, SubnetInUse
-from syntraf_ctl.lab.inventory import (
+from syntraf_ctl.lab.lab_inventory import (
     new_token,
     remove_inventory,
     render_inventory,

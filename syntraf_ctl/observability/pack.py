@@ -20,7 +20,8 @@ from syntraf_ctl.observability import (
 )
 from syntraf_ctl.observability.thresholds import Thresholds
 from syntraf_ctl.plan import Plan
-from syntraf_ctl.render import RenderedTree, probe_configs, write_tree
+from syntraf_ctl.probe_configs import probe_configs
+from syntraf_ctl.render import RenderedTree, write_tree
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT
 
 BACKENDS = ("influxql", "prometheus")
@@ -29,7 +30,7 @@ RENDER_DIR = "observability"  # a render's DIR/observability/: the pack the Graf
 
 def planned_revisions(plan: Plan) -> dict[tuple[str, str], str]:
     """(host uid, group) -> the revision of the config render writes for it (what the probe reports)."""
-    return {key: config["revision"] for key, config in probe_configs(plan).items()}
+    return {key: config.revision for key, config in probe_configs(plan).items()}
 
 
 def compile_pack(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -9,11 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from syntraf_probe.config_json import config_revision
 
 from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import LOCK_NAME
-from syntraf_ctl.render import PROBE_FILE, config_revision, render_plan, write_tree
+from syntraf_ctl.probe_configs import probe_configs
+from syntraf_ctl.render import PROBE_FILE, render_plan, write_tree
 
 from .conftest import mesh_hosts
 
@@ -230,16 +233,20 @@ def test_systemd_accepts_the_rendered_units(golden_render, tmp_path):
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
-def test_the_probe_accepts_every_rendered_config(golden_render):
-    """The contract both ways: the probe's own parser reads what render writes."""
+def test_the_probe_reads_back_exactly_the_configs_the_controller_built(golden_render):
+    """The contract both ways: the probe's own parser turns each rendered file into the very Config (the
+    probe's type) that the controller built and serialised with the probe's own writer."""
     from syntraf_probe.config import load_config
 
-    _, out = golden_render
+    inventory, out = golden_render
+    built = probe_configs(compile_inventory(str(inventory)))
     paths = sorted(out.glob("*/etc/syntraf/*.json"))
-    assert len(paths) == 5
+    assert len(paths) == len(built) == 5
     for path in paths:
-        config = json.loads(path.read_text())
-        assert len(load_config(str(path)).edges) == len(config["edges"])
+        loaded = load_config(str(path))
+        expected = built[(loaded.host, loaded.group)]
+        assert dataclasses.replace(loaded, path=expected.path) == expected
+        assert loaded.revision == config_revision(json.loads(path.read_text()))
 
 
 def test_render_refuses_an_output_inside_the_inventory_directory(inventory, capsys):

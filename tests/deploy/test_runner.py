@@ -6,15 +6,8 @@ import io
 import sys
 from pathlib import Path
 
-from syntraf_ctl.runner import (
-    PlainProgress,
-    RunOptions,
-    TerminalProgress,
-    ansible_environment,
-    format_diff,
-    print_summary,
-    run_playbook,
-)
+from syntraf_ctl.progress import PlainProgress, TerminalProgress, format_diff, print_summary
+from syntraf_ctl.runner import RunOptions, ansible_environment, run_playbook
 
 
 def test_status_playbook_collects_results_and_tells_failed_from_unreachable(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The `lab` fixture: a real 3-host lab (systemd-nspawn hosts with sshd, a VictoriaMetrics database, an
 inventory) for the whole test session, always torn down at the end. Its subnet and name follow
-`syntraf_ctl.lab.testlabs` ($SYNTRAF_LAB_SUBNET, else a free /27 of 203.0.113.0/24; `t<pid>`).
+`tests.support.testlabs` ($SYNTRAF_LAB_SUBNET, else a free /27 of 198.19.0.0/24; `t<pid>`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.lifecycle import UpReport, lab_down
 from syntraf_ctl.lab.preflight import unmet_requirements
-from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
+from tests.support.lab_control import Lab
+from tests.support.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 
 LAB_NODES = 3
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def bring_up() -> Callable[..., UpReport]:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A running 3-host lab named after this test run's pid; see `syntraf_ctl.lab.control.Lab` for its API."""
+    """A running 3-host lab named after this test run's pid; its API: `tests.support.lab_control.Lab`."""
     require_lab()
     reap_abandoned_test_labs()
     name = owned_lab_name("t")

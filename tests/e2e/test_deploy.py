@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.tsdb import export
+from tests.collection import build_and_install
+from tests.support.lab_control import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -183,12 +184,39 @@ def test_deploy_playbook_by_hand_from_a_render_agrees_with_apply(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     """What a user runs without apply: `syntraf-ctl render`, then the collection's deploy playbook by its
-    name, which finds everything in the render and has nothing to do."""
-    rendered = tmp_path / "rendered"
-    assert ctl("render", "-i", str(deployment.inventory), "-o", str(rendered)).returncode == 0
+    name (with the wheel's Ansible settings), which finds everything in the render and has nothing to do."""
     python = str(INSTALLED[0] / "python")
     where = [python, "-c", "import syntraf_ctl.assets as a; print(a.ANSIBLE_CONFIG)"]
     config = subprocess.run(where, capture_output=True, text=True, check=True).stdout.strip()
+    deploy_render_by_hand(deployment, tmp_path, {**os.environ, "ANSIBLE_CONFIG": config})
+
+
+def test_the_collection_installed_from_its_tarball_deploys_a_render_by_hand(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """What an ad-hoc user runs: the collection built with `ansible-galaxy collection build`, installed
+    offline from the tarball, and its deploy playbook run with Ansible's own defaults (no syntraf
+    ansible.cfg, no syntraf-ctl on the path): only that install provides syntraf.mesh."""
+    work = tmp_path / "collection"
+    work.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(work / "collections")  # not installed yet: nothing provides it
+    absent = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "--syntax-check",
+        "syntraf.mesh.deploy",
+    ]
+    assert subprocess.run(absent, env=env, cwd=work, capture_output=True, timeout=120).returncode != 0
+    assert build_and_install(work) == work / "collections"
+    deploy_render_by_hand(deployment, work, env)
+
+
+def deploy_render_by_hand(deployment: Deployment, work: Path, env: dict[str, str]) -> None:
+    """Render the deployment's inventory with the installed syntraf-ctl, run `ansible-playbook
+    syntraf.mesh.deploy` on it from `work` (no ansible.cfg there) and check that no host changed: apply
+    already deployed the same."""
+    rendered = work / "rendered"
+    assert ctl("render", "-i", str(deployment.inventory), "-o", str(rendered)).returncode == 0
     done = subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),
@@ -198,7 +226,8 @@ def test_deploy_playbook_by_hand_from_a_render_agrees_with_apply(
             "-e",
             f"syntraf_render_dir={rendered}",
         ],
-        env={**os.environ, "ANSIBLE_CONFIG": config},
+        env=env,
+        cwd=work,
         capture_output=True,
         text=True,
         timeout=600,

@@ -16,14 +16,14 @@ import yaml
 
 from syntraf_ctl.lab import processes
 from syntraf_ctl.lab.cgroups import lab_cgroups
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.errors import LabError
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.mounts import mounts_under
 from syntraf_ctl.lab.network import ip
 from syntraf_ctl.lab.state import network_prefix, state_dir
-from syntraf_ctl.lab.testlabs import owned_lab_name
 from syntraf_ctl.lab.tsdb import export
+from tests.support.lab_control import Lab
+from tests.support.testlabs import owned_lab_name
 
 pytestmark = pytest.mark.lab
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.network import nft_apply, nft_delete_table
 from syntraf_ctl.lab.tsdb import export
 from tests.observability import vmalert
+from tests.support.lab_control import Lab
 
 pytestmark = pytest.mark.lab
 

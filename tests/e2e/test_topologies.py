@@ -16,11 +16,11 @@ import yaml
 from syntraf_probe.schedule import Schedule
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_requirements
-from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 from syntraf_ctl.lab.tsdb import export
+from tests.support.lab_control import Lab
+from tests.support.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 
 pytestmark = pytest.mark.lab
 

@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from syntraf_ctl.lab.errors import LabError
-from syntraf_ctl.lab.inventory import MARKER, remove_inventory, render_inventory, write_inventory
+from syntraf_ctl.lab.lab_inventory import MARKER, remove_inventory, render_inventory, write_inventory
 from syntraf_ctl.lab.lifecycle import LabConfig, host_suites
 from syntraf_ctl.lab.preflight import missing_tools
 from syntraf_ctl.lab.rootfs import apt_mirror, recipe_hash, rootfs_path
 from syntraf_ctl.lab.state import plan_lab
-from syntraf_ctl.lab.testlabs import CANDIDATE_SUBNETS
 from syntraf_ctl.lab.wan.topology import SITES_NETWORK, router_uplink_address
+from tests.support.testlabs import CANDIDATE_SUBNETS
 
 
 def plan(nodes: int = 3, subnet: str = "198.51.100.0/24", name: str = "lab") -> object:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from syntraf_ctl.lab.errors import LabError
-from syntraf_ctl.lab.inventory import render_inventory
+from syntraf_ctl.lab.lab_inventory import render_inventory
 from syntraf_ctl.lab.state import plan_lab
 from syntraf_ctl.lab.wan import topology
 from syntraf_ctl.lab.wan.emulator import Emulator, parse_header, with_dscp

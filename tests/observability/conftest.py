@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from syntraf_ctl.ansible_inventory import LoadedInventory
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.inventory import LoadedInventory
 from syntraf_ctl.observability.pack import compile_pack
 from syntraf_ctl.observability.thresholds import group_thresholds
 from tests.core.conftest import write

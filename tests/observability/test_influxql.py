@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from syntraf_ctl.lab.wan.influx import influxd
 from tests.observability import data
+from tests.support.wan_influx import influxd
 
 
 class Influx:

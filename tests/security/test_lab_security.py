@@ -22,12 +22,12 @@ from syntraf_ctl.auth.material import pair_password
 from syntraf_ctl.auth.scope import host_files
 from syntraf_ctl.auth.store import load_store, store_path
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.control import Lab
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.preflight import unmet_requirements
-from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 from syntraf_ctl.lab.tsdb import export
 from syntraf_ctl.runner import ansible_environment
+from tests.support.lab_control import Lab
+from tests.support.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
 
 pytestmark = pytest.mark.lab
 

@@ -76,7 +76,7 @@ def test_a_plain_store_is_encrypted_once_a_vault_password_is_given(inventory, tm
     assert main(["render", "-i", str(inventory), "-o", str(out), "--vault-password-file", str(vault)]) == 0
     assert path.read_bytes().startswith(b"$ANSIBLE_VAULT;")
     assert load_store(str(path), str(vault)) == before
-    assert not [name for name in os.listdir(path.parent) if name.startswith(".tmp-")]
+    assert not [name for name in os.listdir(path.parent) if name.endswith(".tmp")]
 
 
 def test_hosts_without_auth_get_no_material(inventory, tmp_path):

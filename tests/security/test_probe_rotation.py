@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import time
 from pathlib import Path
 
 import pytest
+from syntraf_probe.atomic_write import write_atomically
 from syntraf_probe.config import parse_config
+from syntraf_probe.edge_runner import EdgeRunner
 from syntraf_probe.iperf3 import detect_version
 from syntraf_probe.keys import file_stamp
-from syntraf_probe.supervisor import EdgeRunner
 
 from syntraf_ctl.auth import store as auth_store
 from syntraf_ctl.auth.scope import host_files
@@ -65,9 +65,7 @@ def _deploy(tmp: Path, store: auth_store.AuthStore, host: str) -> None:
         if path.exists() and path.read_text() == content:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".tmp-{path.name}")
-        temporary.write_text(content)
-        os.replace(temporary, path)
+        write_atomically(path, content.encode("utf-8"))
     for path in root.rglob("*"):
         if path.is_file() and str(path.relative_to(root)) not in wanted:
             path.unlink()

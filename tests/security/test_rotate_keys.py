@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from syntraf_ctl.auth import store as auth_store
-from syntraf_ctl.commands.rotate_keys import rotate
+from syntraf_ctl.pipeline import rotate
 
 
 @pytest.fixture

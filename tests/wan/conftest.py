@@ -12,8 +12,8 @@ from wan_labs import require_wan
 from syntraf_ctl.lab.lifecycle import lab_down, network_up
 from syntraf_ctl.lab.rootfs import DEFAULT_SUITE
 from syntraf_ctl.lab.state import DEFAULT_DB_PORT, LabState, plan_lab
-from syntraf_ctl.lab.testlabs import on_free_subnet, owned_lab_name, reap_abandoned_test_labs
 from syntraf_ctl.lab.wan import topology
+from tests.support.testlabs import on_free_subnet, owned_lab_name, reap_abandoned_test_labs
 
 SITES = {"a": 2, "b": 1, "c": 1}  # lab1, lab2 in a; lab3 in b; lab4 in c
 NAT_SITES = ["c"]

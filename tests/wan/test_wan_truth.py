@@ -3,7 +3,7 @@ paths have RTTs of 0 (within site a), 40 (a-b), 150 (a-c) and 300 ms (b-c), site
 every 1 s (group voip) and every 0.2 s (group bulk) in 10 s bounded tests, so each edge crosses a test
 boundary every 10 s. What the probes store is compared with the emulator's ground truth, per edge, as a
 real InfluxDB keeps it (the probe takes outage points back by writing them again, and only the last write
-of a point counts: syntraf_ctl/lab/wan/influx.py). One scenario on one deployment, in this order:
+of a point counts: tests/support/wan_influx.py). One scenario on one deployment, in this order:
 measuring, clean paths, random loss, the echo's RTT, a remark, MOS under rising loss, a hold, a
 blackhole."""
 
@@ -22,14 +22,14 @@ from syntraf_probe.voice import TICK_NS
 from wan_labs import require_wan
 
 from syntraf_ctl.compile import compile_inventory
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.lifecycle import lab_down
 from syntraf_ctl.lab.state import LabState
-from syntraf_ctl.lab.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
-from syntraf_ctl.lab.wan import ledger
 from syntraf_ctl.lab.wan.control import set_links, show
-from syntraf_ctl.lab.wan.influx import InfluxLab, influxdb, write_to_both
 from syntraf_ctl.mesh import Edge
+from tests.support import wan_ledger as ledger
+from tests.support.testlabs import owned_lab_name, reap_abandoned_test_labs, up_on_free_subnet
+from tests.support.wan_influx import InfluxLab, influxdb, write_to_both
 
 pytestmark = [pytest.mark.lab]
 

@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from syntraf_ctl.lab.inventory import update_settings
+from syntraf_ctl.lab.lab_inventory import update_settings
 from syntraf_ctl.lab.state import LabState
-from syntraf_ctl.lab.wan import ledger
+from tests.support import wan_ledger as ledger
 
 DATABASE = "syntraf"
 FIELDS = ("up", "lost", "packets", "out_of_order")

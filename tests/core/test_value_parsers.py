@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syntraf_ctl import units
+from syntraf_ctl import value_parsers
 
 
 @pytest.mark.parametrize(
@@ -21,13 +21,13 @@ from syntraf_ctl import units
     ],
 )
 def test_bandwidth_is_bits_per_second_with_decimal_suffixes(text, bps):
-    assert units.parse_bandwidth(text) == bps
+    assert value_parsers.parse_bandwidth(text) == bps
 
 
 @pytest.mark.parametrize("text", ["100kb", "fast", "", "-1k", "0", True, None, "1 k m"])
 def test_bandwidth_rejects_garbage(text):
     with pytest.raises(ValueError, match="bit/s"):
-        units.parse_bandwidth(text)
+        value_parsers.parse_bandwidth(text)
 
 
 @pytest.mark.parametrize(
@@ -47,25 +47,25 @@ def test_bandwidth_rejects_garbage(text):
     ],
 )
 def test_dscp_accepts_numbers_and_names(value, dscp):
-    assert units.parse_dscp(value) == dscp
+    assert value_parsers.parse_dscp(value) == dscp
 
 
 @pytest.mark.parametrize("value", [64, -1, "af44", "cs8", 4.5, "voice", True])
 def test_dscp_rejects_out_of_range_and_unknown_names(value):
     with pytest.raises(ValueError, match="DSCP"):
-        units.parse_dscp(value)
+        value_parsers.parse_dscp(value)
 
 
 def test_port_range_is_compared_numerically():
     # The original compared strings, so "9000-10000" was rejected.
-    assert units.parse_port_range("9000-10000") == (9000, 10000)
-    assert units.parse_port_range("15000-15000") == (15000, 15000)
+    assert value_parsers.parse_port_range("9000-10000") == (9000, 10000)
+    assert value_parsers.parse_port_range("15000-15000") == (15000, 15000)
 
 
 @pytest.mark.parametrize("value", ["10000-9000", "0-100", "1-65536", "15000", 15000, "a-b"])
 def test_port_range_rejects_inverted_out_of_range_and_malformed(value):
     with pytest.raises(ValueError):
-        units.parse_port_range(value)
+        value_parsers.parse_port_range(value)
 
 
 @pytest.mark.parametrize(
@@ -73,10 +73,10 @@ def test_port_range_rejects_inverted_out_of_range_and_malformed(value):
 )
 def test_interval_bounds_are_iperf3s(value, ok):
     if ok:
-        assert units.parse_interval(value) == float(value)
+        assert value_parsers.parse_interval(value) == float(value)
     else:
         with pytest.raises(ValueError, match="0.1-60 s"):
-            units.parse_interval(value)
+            value_parsers.parse_interval(value)
 
 
 @pytest.mark.parametrize(
@@ -84,23 +84,23 @@ def test_interval_bounds_are_iperf3s(value, ok):
 )
 def test_packet_size_bounds(value, ok):
     if ok:
-        assert units.parse_packet_size(value) == int(value)
+        assert value_parsers.parse_packet_size(value) == int(value)
     else:
         with pytest.raises(ValueError, match="16-65507"):
-            units.parse_packet_size(value)
+            value_parsers.parse_packet_size(value)
 
 
 @pytest.mark.parametrize(("value", "result"), [(True, True), ("yes", True), ("False", False), ("0", False)])
 def test_booleans_from_yaml_and_ini(value, result):
-    assert units.parse_bool(value) is result
+    assert value_parsers.parse_bool(value) is result
 
 
 @pytest.mark.parametrize("value", ["192.0.2.1", "2001:db8::1", "probe-1.example.net", "localhost"])
 def test_addresses(value):
-    assert units.parse_address(value) == value
+    assert value_parsers.parse_address(value) == value
 
 
 @pytest.mark.parametrize("value", ["", "bad host", "-x.example", "1.2.3.999", 42])
 def test_addresses_rejected(value):
     with pytest.raises(ValueError, match="IP address or a DNS name"):
-        units.parse_address(value)
+        value_parsers.parse_address(value)

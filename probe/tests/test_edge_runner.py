@@ -11,11 +11,11 @@ import time
 
 import pytest
 from labkit import config, edge
-from syntraf_probe import supervisor
+from syntraf_probe import edge_runner
 from syntraf_probe.config import parse_config
+from syntraf_probe.edge_runner import EdgeRunner, network_failure
 from syntraf_probe.iperf3 import detect_version
 from syntraf_probe.listener_watch import ListenerWatch
-from syntraf_probe.supervisor import EdgeRunner, network_failure
 
 IPERF3 = shutil.which("iperf3")
 pytestmark = pytest.mark.skipif(IPERF3 is None, reason="iperf3 is not installed")
@@ -68,8 +68,8 @@ def test_a_failed_fork_and_a_parser_error_do_not_end_the_edge(tmp_path, monkeypa
             raise ValueError("a parser bug")
         return real_parse(line)
 
-    monkeypatch.setattr(supervisor.asyncio, "create_subprocess_exec", failing_exec)
-    monkeypatch.setattr(supervisor, "UNEXPECTED_DELAY", 0.2)
+    monkeypatch.setattr(edge_runner.asyncio, "create_subprocess_exec", failing_exec)
+    monkeypatch.setattr(edge_runner, "UNEXPECTED_DELAY", 0.2)
 
     async def scenario() -> EdgeRunner:
         nonlocal real_parse
@@ -109,13 +109,13 @@ def test_a_busy_listener_at_a_boundary_is_no_restart_and_no_outage(tmp_path, mon
     """Another client holds the listener for a while: the first quick retries are not restarts, and a busy
     listener is the probe's business, not a network outage."""
     port, samples, errors = free_port(), [], []
-    real_delay = supervisor.restart_delay
+    real_delay = edge_runner.restart_delay
 
     def recording_delay(returncode, message, measured, failures):
         errors.append(message)
         return real_delay(returncode, message, measured, failures)
 
-    monkeypatch.setattr(supervisor, "restart_delay", recording_delay)
+    monkeypatch.setattr(edge_runner, "restart_delay", recording_delay)
     server = listen(port)
     time.sleep(0.2)
     other = subprocess.Popen(
@@ -131,9 +131,9 @@ def test_a_busy_listener_at_a_boundary_is_no_restart_and_no_outage(tmp_path, mon
         await run_for(runner, 6)
         await runner.stop()
         busy = [error for error in errors if error and "busy" in error]
-        assert len(busy) > supervisor.BUSY_QUICK_TRIES
+        assert len(busy) > edge_runner.BUSY_QUICK_TRIES
         # the quick retries of a test boundary are no restarts; a listener that stays busy is
-        assert runner.restarts == len(busy) - supervisor.BUSY_QUICK_TRIES, errors
+        assert runner.restarts == len(busy) - edge_runner.BUSY_QUICK_TRIES, errors
 
     try:
         asyncio.run(scenario())
@@ -248,10 +248,10 @@ def test_a_last_line_printed_after_a_blocked_exchange_does_not_take_a_blackhole_
 
 
 def test_unreported_loss_is_known_only_from_a_real_sender_count():
-    assert supervisor.unreported_loss(703, 346) == 357
-    assert supervisor.unreported_loss(450, 450) == 0
-    assert supervisor.unreported_loss(0, 450) is None  # the exchange failed: no sender count
-    assert supervisor.unreported_loss(None, 450) is None and supervisor.unreported_loss(450, None) is None
+    assert edge_runner.unreported_loss(703, 346) == 357
+    assert edge_runner.unreported_loss(450, 450) == 0
+    assert edge_runner.unreported_loss(0, 450) is None  # the exchange failed: no sender count
+    assert edge_runner.unreported_loss(None, 450) is None and edge_runner.unreported_loss(450, None) is None
 
 
 # --- the listener watchdog: real 3.12 output lines --------------------------------------------------
