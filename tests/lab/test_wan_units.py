@@ -117,6 +117,19 @@ def test_jitter_never_reorders_a_flow() -> None:
     assert em.flows[parse_header(FakePacket(0).data).flow].forwarded == 200
 
 
+def test_reordered_counts_only_datagrams_that_a_later_one_overtook() -> None:
+    """CI, WAN lab: the flow's last datagram, chosen to wait for the next, left after SWAP_WAIT in order,
+    yet counted as reordered: the ground truth said one more than the receiver saw (a 10 % flake)."""
+    em = emulator(Impairment(reorder_pct=100))
+    accepted: list[int] = []
+    for number in range(5):  # every datagram would be swapped; the 5th has no successor
+        em.receive(FakePacket(number, accepted=accepted), number * 0.01)
+        em.release_due(number * 0.01)
+    em.release_due(10.0)
+    assert accepted == [1, 0, 3, 2, 4]
+    assert em.flows[parse_header(FakePacket(0).data).flow].reordered == 2
+
+
 def test_hold_keeps_everything_until_released_then_in_order() -> None:
     em = emulator(Impairment(hold=True))
     accepted: list[int] = []

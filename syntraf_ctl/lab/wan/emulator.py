@@ -196,6 +196,7 @@ class Emulator:
         for flow, (since, packet, header, copy) in list(self._swaps.items()):
             if now >= since + SWAP_WAIT:
                 del self._swaps[flow]
+                self.flows[flow].reordered -= 1  # no later datagram came to overtake it: it leaves in order
                 self._push(now, packet, header, copy)
         while self._queue and self._queue[0][0] <= now:
             _, _, packet, header, copy = heapq.heappop(self._queue)
