@@ -155,8 +155,7 @@ class ReceiverMeter:
         if not self.excused:
             return  # a boundary or an outage goes on as it was
         self.excused = False
-        while self.cursor + self.interval <= now + 1e-9:
-            self.cursor += self.interval  # not measured: no point
+        self._skip_until(now + 1e-9)
         self.pending_until = now + CONNECT_BOUND
 
     def on_connected(self, now: float) -> None:
@@ -251,8 +250,7 @@ class ReceiverMeter:
         limit = now - self.interval - self.grace
         out = [self._write_gap_slot(slot) for slot in self.gap if slot.written is None and slot.time <= limit]
         if self.excused:
-            while self.cursor + self.interval <= limit:
-                self.cursor += self.interval  # not measured: no point
+            self._skip_until(limit)
             return out
         if self.pending_until is not None:
             if now < self.pending_until:
@@ -260,6 +258,11 @@ class ReceiverMeter:
             self.pending_until = None
         self.silence_counts = True
         return out + self._silence_until(limit)
+
+    def _skip_until(self, limit: float) -> None:
+        """The whole slots from the cursor to `limit` were not measured: no point."""
+        while self.cursor + self.interval <= limit:
+            self.cursor += self.interval
 
     def _silence_until(self, limit: float) -> list[Sample]:
         """Outage samples for the whole slots from the cursor to `limit`."""
