@@ -35,6 +35,7 @@ class HostLayout:
     unit_dir: str
     state_dir: str
     run_dir: str
+    sysusers_file: str
 
 
 @functools.cache

@@ -27,9 +27,10 @@ from syntraf_ctl.probe_configs import probe_configs, token_path
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_replaceable
 
 HOST_DOCUMENT = "host.json"  # DIR/<host>/host.json: what the role deploys on the host
-HOST_DOCUMENT_SCHEMA = 1
+HOST_DOCUMENT_SCHEMA = 2  # 2: the account (sysusers.d) and the probe with its target
 PROBE_FILE = "syntraf-probe.pyz"  # DIR/syntraf-probe.pyz: the probe artifact the role copies
 UNITS = ("syntraf-probe@.service", "syntraf.target")
+SYSUSERS_TEMPLATE = "syntraf.sysusers.conf.j2"
 RESTART_SEC = 5
 _AT_FDCWD = -100  # Linux <fcntl.h>: paths relative to the working directory
 _RENAME_EXCHANGE = 2  # Linux <linux/fs.h>: renameat2() swaps the two paths
@@ -62,6 +63,7 @@ def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
     environment = _environment()
     settings = {**vars(layout), "restart_sec": RESTART_SEC}
     units = {name: environment.get_template(f"{name}.j2").render(**settings) for name in UNITS}
+    sysusers = environment.get_template(SYSUSERS_TEMPLATE).render(**settings)
     config_template = environment.get_template("probe-config.json.j2")
     unit_dir = layout.unit_dir.lstrip("/")
     config_dir = layout.config_dir.lstrip("/")
@@ -72,6 +74,7 @@ def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
         files = [(f"{unit_dir}/{name}", "unit", "root", "0644") for name in UNITS]
         for name, text in units.items():
             tree.files[f"{host.name}/{unit_dir}/{name}"] = text
+        tree.files[f"{host.name}/{layout.sysusers_file.lstrip('/')}"] = sysusers
         for group in groups:
             config = configs[(uid, group)]
             relative = config.path.lstrip("/")  # where the probe reads it on the host
@@ -91,10 +94,12 @@ def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
 
 
 def host_document(host: Host, groups: list[str], files: list[tuple[str, str, str, str]]) -> dict[str, Any]:
-    """What the role deploys on `host` (its syntraf_files action reads it): the groups to run, the rendered
-    files (relative path, tag, group, mode) with where they go, the directories they need, the token files
-    with the index of their database in the inventory's syntraf_influxdb, whether the host gets iperf3 key
-    files, and what to prune. Everything the role needs is here or in its vars/main.yml, never in both."""
+    """What the role deploys on `host` (its syntraf_files action reads it): the groups to run, the account
+    the probe runs as (its sysusers.d file), the rendered files (relative path, tag, group, mode) with where
+    they go, the directories they need, the token files with the index of their database in the inventory's
+    syntraf_influxdb, whether the host gets iperf3 key files, what to prune, and the probe zipapp (copied by
+    the role only when the module finds the host's copy different). Everything the role needs is here or in
+    its vars/main.yml, never in both."""
     layout = host_layout()
     secret = {"group": layout.user, "mode": "0640"}
     private = {"group": layout.user, "mode": "0750"}
@@ -105,7 +110,15 @@ def host_document(host: Host, groups: list[str], files: list[tuple[str, str, str
         "groups": groups,
         "iperf3_binary": host.iperf3_binary,
         "time_skew_threshold": host.time_skew_threshold,
-        "probe": PROBE_FILE,
+        "account": {
+            "name": layout.user,
+            "source": layout.sysusers_file.lstrip("/"),
+            "target": {"path": layout.sysusers_file, "tag": "account", "group": "root", "mode": "0644"},
+        },
+        "probe": {
+            "source": f"../{PROBE_FILE}",
+            "target": {"path": layout.pyz_path, "tag": "probe", "group": "root", "mode": "0644"},
+        },
         "directories": [
             {"path": layout.config_dir, **private},
             {"path": layout.secrets_dir, **private},

@@ -78,9 +78,11 @@ def test_render_carries_the_probe_zipapp_and_each_host_document_names_every_rend
     for host in ("mtl-1", "qc-3", "tor-1", "van-1"):
         document = json.loads((out / host / "host.json").read_text())
         rendered = {str(p.relative_to(out / host)) for p in (out / host / "etc").rglob("*") if p.is_file()}
-        assert {entry["source"] for entry in document["files"]} == rendered
-        for entry in document["files"]:
+        named = [*document["files"], document["account"]]
+        assert {entry["source"] for entry in named} == rendered
+        for entry in named:
             assert entry["target"]["path"] == "/" + entry["source"]
+        assert (out / host / document["probe"]["source"]).resolve() == (out / PROBE_FILE).resolve()
 
 
 def test_render_is_byte_identical_and_writes_no_secret(golden_render, tmp_path):

@@ -180,6 +180,21 @@ def test_second_apply_changes_nothing(deployment: Deployment) -> None:
         assert f"{host}" in done.stdout and "changed=0" in done.stdout
 
 
+def test_apply_puts_back_what_drifted_a_stopped_group_and_a_changed_zipapp(deployment: Deployment) -> None:
+    """A no-op apply looks at units and the zipapp without touching them (one module each per host): what
+    drifted on a host must still be put back, and only that."""
+    probe = "/opt/syntraf/syntraf-probe.pyz"
+    intact = deployment.host_text("lab3", f"sha256sum {probe}")
+    deployment.host_text("lab1", "systemctl disable --now syntraf-probe@voip.service")
+    deployment.host_text("lab2", f"echo drift >> {probe}")
+    done = deployment.apply()
+    assert "changed 0 things" not in done.stdout, done.stdout
+    state = "systemctl is-enabled syntraf-probe@voip.service; systemctl is-active syntraf-probe@voip.service"
+    assert deployment.host_text("lab1", state).split() == ["enabled", "active"]
+    assert deployment.host_text("lab2", f"sha256sum {probe}") == intact
+    assert "changed 0 things" in deployment.apply().stdout
+
+
 def test_deploy_playbook_by_hand_from_a_render_agrees_with_apply(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -395,6 +410,7 @@ def test_destroy_leaves_no_syntraf_unit_file_or_process(deployment: Deployment) 
             "systemctl list-units 'syntraf*' --all --no-legend --plain;"
             "systemctl list-unit-files 'syntraf*' --no-legend;"
             "ls -d /etc/syntraf /opt/syntraf /var/lib/syntraf /run/syntraf /etc/systemd/system/syntraf* "
+            "/etc/sysusers.d/syntraf.conf "
             "/etc/systemd/system/*/syntraf* 2>/dev/null; getent passwd syntraf; getent group syntraf;"
             "pgrep -a iperf3; pgrep -af '[s]yntraf-probe'",
         )

@@ -6,23 +6,26 @@ DOCUMENTATION = r"""
 name: syntraf_files
 short_description: deploy the files syntraf-ctl rendered for a host, with its secrets, in one module run
 description:
-  - Reads C(host.json) in the host's directory of a C(syntraf-ctl render) (the host's groups, files,
-    databases and directories), the files it names, the host's InfluxDB tokens from the inventory's
-    C(syntraf_influxdb) (paired by the index the document gives) and, when the host uses iperf3
-    authentication, its key files (a YAML mapping of names to contents that syntraf-ctl writes beside its
-    material store, vault-encrypted when the store is; the document gives its path relative to
-    C(auth_base)). Then runs the syntraf_files module once.
+  - Reads C(host.json) in the host's directory of a C(syntraf-ctl render) (the host's groups, account,
+    files, databases and directories), the files it names, the SHA-256 of the probe zipapp, the host's
+    InfluxDB tokens from the inventory's C(syntraf_influxdb) (paired by the index the document gives) and,
+    when the host uses iperf3 authentication, its key files (a YAML mapping of names to contents that
+    syntraf-ctl writes beside its material store, vault-encrypted when the store is; the document gives its
+    path relative to C(auth_base)). Then runs the syntraf_files module once.
 options:
   host_dir: {description: the host's directory of the render, type: path, required: true}
   auth_base: {description: the directory the key files' path is relative to (the inventory's), type: path}
 """
 
-import json  # noqa: E402 (documentation first)
+import hashlib  # noqa: E402 (documentation first)
+import json  # noqa: E402
 import os  # noqa: E402
 
 import yaml  # noqa: E402
 from ansible.errors import AnsibleActionFail  # noqa: E402
 from ansible.plugins.action import ActionBase  # noqa: E402
+
+DOCUMENT_SCHEMA = 2  # the host document this action reads (syntraf_ctl/render.py writes it)
 
 
 class ActionModule(ActionBase):
@@ -34,10 +37,12 @@ class ActionModule(ActionBase):
         host_dir = self._task.args["host_dir"]
         with open(os.path.join(host_dir, "host.json"), encoding="utf-8") as stream:
             document = json.load(stream)
-        files = []
-        for entry in document["files"]:
-            with open(os.path.join(host_dir, entry["source"]), encoding="utf-8") as stream:
-                files.append(dict(entry["target"], content=stream.read()))
+        if document.get("schema") != DOCUMENT_SCHEMA:
+            raise AnsibleActionFail(
+                f"{host_dir}/host.json: schema {document.get('schema')}, this role reads schema "
+                f"{DOCUMENT_SCHEMA}: render again with the syntraf-ctl this collection came with"
+            )
+        files = [self._file(host_dir, entry) for entry in document["files"]]
         secrets = [(entry["target"], self._token(entry["index"], task_vars)) for entry in document["tokens"]]
         auth = document.get("auth")
         if auth:
@@ -52,9 +57,27 @@ class ActionModule(ActionBase):
             "secret_files": [target for target, _ in secrets],
             "secret_contents": {target["path"]: content for target, content in secrets},
             "prune": document["prune"],
+            "account": {
+                "name": document["account"]["name"],
+                "file": self._file(host_dir, document["account"]),
+            },
+            "copies": [dict(document["probe"]["target"], sha256=self._sha256(host_dir, document["probe"]))],
         }
         result.update(self._execute_module("syntraf.mesh.syntraf_files", arguments, task_vars=task_vars))
         return result
+
+    @staticmethod
+    def _file(host_dir, entry):
+        with open(os.path.join(host_dir, entry["source"]), encoding="utf-8") as stream:
+            return dict(entry["target"], content=stream.read())
+
+    @staticmethod
+    def _sha256(host_dir, entry):
+        digest = hashlib.sha256()
+        with open(os.path.join(host_dir, entry["source"]), "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     def _token(self, index, task_vars):
         databases = self._templar.template(task_vars.get("syntraf_influxdb", []))

@@ -12,7 +12,14 @@ description:
     which reads the host's document rendered by syntraf-ctl and adds the secrets.
   - Files are owned by root, written atomically, and rewritten only when their content, mode or group
     differ. Secret files are never shown in diffs and their content is never returned.
+  - The account the files belong to is declared by a sysusers.d(5) file, written first and applied with
+    systemd-sysusers when the account is missing, so a fresh host needs no other module run.
+  - Large files the role copies itself (the probe zipapp) are only compared, by SHA-256, mode and group, and
+    reported in C(outdated): a deploy that changes nothing never sends them.
 options:
+  account:
+    description: The account (C(name)) and its sysusers.d C(file) (path, content, group, mode, tag).
+    type: dict
   directories:
     description: Directories to create (path, group, mode), parents first.
     type: list
@@ -37,17 +44,25 @@ options:
     type: list
     elements: dict
     default: []
+  copies:
+    description: Files to compare only (path, sha256, group, mode, tag); those that differ are in C(outdated).
+    type: list
+    elements: dict
+    default: []
 author: syntraf
 """
 
 RETURN = r"""
 changed_tags: {description: tags of the files written, sorted, type: list, returned: always}
 removed: {description: files removed, type: list, returned: always}
+outdated: {description: paths of C(copies) missing or different on the host, type: list, returned: always}
 """
 
 import fnmatch  # noqa: E402 (Ansible modules put their documentation first)
 import grp  # noqa: E402
+import hashlib  # noqa: E402
 import os  # noqa: E402
+import pwd  # noqa: E402
 import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -60,6 +75,11 @@ FILE_SPEC = {
     "tag": {"type": "str", "default": ""},
 }
 SECRET_SPEC = {key: spec for key, spec in FILE_SPEC.items() if key != "content"}
+COPY_SPEC = {**SECRET_SPEC, "sha256": {"type": "str", "required": True}}
+ACCOUNT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "file": {"type": "dict", "required": True, "options": FILE_SPEC},
+}
 
 
 def gid_of(group, check_mode):
@@ -98,6 +118,30 @@ def write(path, content, gid, mode):
         raise
 
 
+def outdated(entry, check_mode):
+    """Whether the host's copy of `entry` is missing, or differs in content, owner, group or mode."""
+    gid, mode = gid_of(entry["group"], check_mode), int(entry["mode"], 8)
+    try:
+        status = os.stat(entry["path"])
+        digest = hashlib.sha256()
+        with open(entry["path"], "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return True
+    same_attributes = status.st_gid == gid and status.st_mode & 0o7777 == mode and not status.st_uid
+    return not same_attributes or digest.hexdigest() != entry["sha256"]
+
+
+def account_exists(name):
+    try:
+        pwd.getpwnam(name)
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def ensure_directory(entry, check_mode):
     gid, mode = gid_of(entry["group"], check_mode), int(entry["mode"], 8)
     try:
@@ -127,12 +171,41 @@ def main():
             # multi-line secret (a PEM key) has its newlines escaped and is not found
             "secret_contents": {"type": "dict", "default": {}, "no_log": True},
             "prune": {"type": "list", "elements": "dict", "default": []},
+            "copies": {"type": "list", "elements": "dict", "default": [], "options": COPY_SPEC},
+            "account": {"type": "dict", "options": ACCOUNT_SPEC},
         },
         supports_check_mode=True,
     )
     check = module.check_mode
     tags, diffs, removed = set(), [], []
-    changed = any([ensure_directory(entry, check) for entry in module.params["directories"]])
+    changed = False
+
+    def install(entry, secret):
+        """Write `entry` unless the host's copy is the same; whether it was (or would be) written."""
+        path, content = entry["path"], entry["content"].encode("utf-8")
+        gid, mode = gid_of(entry["group"], check), int(entry["mode"], 8)
+        different, before = differs(path, content, gid, mode)
+        if not different:
+            return False
+        tags.add(entry["tag"])
+        if module._diff and not secret:
+            diffs.append(
+                {"before": before, "after": entry["content"], "before_header": path, "after_header": path}
+            )
+        if not check:
+            write(path, content, gid, mode)
+        return True
+
+    account = module.params["account"]
+    if account:  # first: the directories and files below belong to it
+        if not check:
+            os.makedirs(os.path.dirname(account["file"]["path"]), 0o755, exist_ok=True)
+        changed = install(account["file"], secret=False)
+        if not account_exists(account["name"]):
+            changed = True
+            if not check:
+                module.run_command(["systemd-sysusers", account["file"]["path"]], check_rc=True)
+    changed = any([ensure_directory(entry, check) for entry in module.params["directories"]]) or changed
     wanted = set()
     contents, secret_targets = module.params["secret_contents"], module.params["secret_files"]
     missing = [entry["path"] for entry in secret_targets if entry["path"] not in contents]
@@ -141,20 +214,8 @@ def main():
     secret_files = [dict(entry, content=str(contents[entry["path"]])) for entry in secret_targets]
     for secret, entries in ((False, module.params["files"]), (True, secret_files)):
         for entry in entries:
-            path, content = entry["path"], entry["content"].encode("utf-8")
-            gid, mode = gid_of(entry["group"], check), int(entry["mode"], 8)
-            wanted.add(path)
-            different, before = differs(path, content, gid, mode)
-            if not different:
-                continue
-            changed = True
-            tags.add(entry["tag"])
-            if module._diff and not secret:
-                diffs.append(
-                    {"before": before, "after": entry["content"], "before_header": path, "after_header": path}
-                )
-            if not check:
-                write(path, content, gid, mode)
+            wanted.add(entry["path"])
+            changed = install(entry, secret) or changed
     for rule in module.params["prune"]:
         try:
             names = sorted(os.listdir(rule["directory"]))
@@ -166,8 +227,13 @@ def main():
                 removed.append(path)
                 if not check:
                     os.unlink(path)
+    stale = [entry["path"] for entry in module.params["copies"] if outdated(entry, check)]
     module.exit_json(
-        changed=changed or bool(removed), changed_tags=sorted(tags - {""}), removed=removed, diff=diffs
+        changed=changed or bool(removed),
+        changed_tags=sorted(tags - {""}),
+        removed=removed,
+        outdated=stale,
+        diff=diffs,
     )
 
 
