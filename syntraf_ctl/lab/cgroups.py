@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
 from pathlib import Path
 
 CGROUP_GROUP = "syntraf-lab"
+EMPTY_WITHIN = 10.0  # seconds for what is left in a host's cgroups to be killed and gone
 
 
 def _hierarchies() -> dict[str, Path]:
@@ -48,14 +51,35 @@ def host_cgroups(machine: str) -> list[Path]:
 
 
 def remove_cgroups(machines: str) -> None:
-    """Remove the (empty) cgroup trees of the machines matching the glob `machines`, deepest first."""
+    """Remove the cgroup trees of the machines matching the glob `machines`, deepest first, once every
+    process left in them is killed and gone (a cgroup with a process in it cannot be removed: EBUSY)."""
     for root in _lab_roots():
         for tree in root.glob(machines):
+            _empty(tree)
             for directory, _, _ in os.walk(tree, topdown=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.rmdir(directory)
         with contextlib.suppress(OSError):
             root.rmdir()  # only once no other lab uses it
+
+
+def _empty(tree: Path) -> None:
+    """Kill every process still in `tree` and wait until the cgroups list none: a process that is exiting
+    (under load, some time after its SIGKILL) is still listed, and its cgroup still busy."""
+    deadline = time.monotonic() + EMPTY_WITHIN
+    while (pids := _pids_in(tree)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _pids_in(tree: Path) -> set[int]:
+    pids: set[int] = set()
+    for directory, _, _ in os.walk(tree):
+        with contextlib.suppress(FileNotFoundError):
+            pids.update(int(pid) for pid in Path(directory, "cgroup.procs").read_text().split())
+    return pids
 
 
 def lab_cgroups(machines: str) -> list[Path]:
