@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
-from .echo import EchoSocket, EchoStats, Reflector, Requester, echo_key, users_hash
+from .echo import EchoSocket, EchoStats, MacKey, Reflector, Requester, echo_key, users_hash
 from .emodel import CODECS, mos, r_factor
 from .iperf3 import read_password
 from .lineproto import edge_tags, point, series
@@ -24,10 +24,18 @@ TIMEOUT_NS = 1_000_000_000  # a reply later than this is a lost echo
 # the socket is read this often: the datagrams queued since cost one wake-up (their round trips stay exact:
 # kernel arrival times, and the time a request waited is subtracted, echo.py)
 TICK_NS = 100_000_000
-MIN_INTERVAL = 1.0  # s: at a few requests per second, shorter intervals would hold one or two round trips
+MIN_INTERVAL = 1.0  # s
+# round trips a point is made of, at least: fewer make a min/mean/max of one or two samples and a remark
+# share in steps of 50 %; a point also costs more CPU than the round trips it summarises (bench/echo_load.py)
+MIN_REQUESTS = 10
 
 
-def reflector_keys(users_path: str) -> dict[str, bytes]:
+def echo_interval(group_interval: float, rate: float) -> float:
+    """The seconds a point covers: the group's interval, stretched to hold MIN_REQUESTS requests."""
+    return max(MIN_INTERVAL, group_interval, MIN_REQUESTS / rate)
+
+
+def reflector_keys(users_path: str) -> dict[str, MacKey]:
     """user -> echo key, from iperf3's users file (`user,sha256hex` lines; # comments)."""
     try:
         lines = Path(users_path).read_text(encoding="utf-8").splitlines()
@@ -56,7 +64,7 @@ class Voice:
             raise ConfigError("echo: needs auth (requests are authenticated with the iperf3 credentials)")
         self.config, self.emit, self.last_sample = config, emit, last_sample
         self.codec = CODECS[config.echo.codec]
-        self.interval = max(MIN_INTERVAL, min(edge.interval for edge in config.edges))
+        self.interval = echo_interval(min(edge.interval for edge in config.edges), config.echo.rate)
         dscp = config.edges[0].dscp  # one profile per group: its edges share the DSCP
         listens = any(edge.listener == config.host for edge in config.edges)  # else it has no users file
         keys = reflector_keys(config.auth.authorized_users_path) if listens else {}
