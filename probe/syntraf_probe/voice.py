@@ -21,9 +21,12 @@ from .schedule import running
 log = logging.getLogger("syntraf_probe.voice")
 
 TIMEOUT_NS = 1_000_000_000  # a reply later than this is a lost echo
-# the socket is read this often: the datagrams queued since cost one wake-up (their round trips stay exact:
-# kernel arrival times, and the time a request waited is subtracted, echo.py)
-TICK_NS = 100_000_000
+# The socket is read on a timer, not per datagram: a wake-up costs the supervisor more than the datagrams it
+# reads (bench/echo_load.py: 10 reads a second cost 0.4 % of a core more than 2). Round trips stay exact
+# (kernel arrival times; the time a request waited is subtracted, echo.py), but that wait counts against
+# TIMEOUT_NS: with at most 250 ms of it, round trips up to 750 ms are measured.
+TICK_MAX_NS = 250_000_000
+QUEUED_MAX = 64  # datagrams between reads, at most: the socket's buffer holds a few hundred
 MIN_INTERVAL = 1.0  # s
 # round trips a point is made of, at least: fewer make a min/mean/max of one or two samples and a remark
 # share in steps of 50 %; a point also costs more CPU than the round trips it summarises (bench/echo_load.py)
@@ -33,6 +36,12 @@ MIN_REQUESTS = 10
 def echo_interval(group_interval: float, rate: float) -> float:
     """The seconds a point covers: the group's interval, stretched to hold MIN_REQUESTS requests."""
     return max(MIN_INTERVAL, group_interval, MIN_REQUESTS / rate)
+
+
+def tick_ns(rate: float, peers: int) -> int:
+    """How often the socket is read: rarely, but before QUEUED_MAX datagrams queue from `peers` (those
+    requested and those answered), each sending `rate` a second."""
+    return min(TICK_MAX_NS, int(1e9 * QUEUED_MAX / (rate * max(1, peers))))
 
 
 def reflector_keys(users_path: str) -> dict[str, MacKey]:
@@ -87,6 +96,8 @@ class Voice:
                         config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
                     )
         self.sending = list(self.edges_of)  # the peers requested now: all, or a rotating group's current
+        answered = {edge.initiator for edge in config.edges if edge.listener == config.host}
+        self.tick_ns = tick_ns(config.echo.rate, len(self.edges_of) + len(answered))
         self.epochs: Optional[tuple[int, range]] = None  # (current, answered) when last followed
 
     def follow_schedule(self, now: float) -> None:
@@ -124,7 +135,7 @@ class Voice:
                 if now >= window_start + step_ns + TIMEOUT_NS:
                     self.emit(self.lines(window_start, window_start + step_ns))
                     window_start += step_ns
-                wake = min(next_send, window_start + step_ns + TIMEOUT_NS, now + TICK_NS)
+                wake = min(next_send, window_start + step_ns + TIMEOUT_NS, now + self.tick_ns)
                 await asyncio.sleep(max(0, wake - now) / 1e9)
         finally:
             self.socket.close()
