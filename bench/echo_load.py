@@ -5,9 +5,10 @@ edges it receives and answers the 63 peers that receive from it, each at `--rate
 This process runs the probe's own Voice (the code the supervisor runs) for host `p` on 127.0.0.2; a child
 process plays the 63 peers (an echo socket each, on 127.0.1.N, each at its own phase of the period, as
 unsynchronised hosts send), so only the probe's side is measured.
-Prints the CPU (% of one core) and the RSS the echo adds, and the echo loss.
+Prints the CPU (% of one core; user: the Python, system: the syscalls, with loopback's delivery) and the RSS
+the echo adds, the echo loss, and how many round trips a point holds (the rate's trade-off, docs/metrics.md).
 
-    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 2]
+    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 1]
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def total(lines: list[str], field: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 2.0)):  # rate: the inventory's default
+    for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 1.0)):  # rate: the inventory's default
         parser.add_argument(f"--{name}", type=type(default), default=default)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="syntraf-echo-bench-") as directory:
