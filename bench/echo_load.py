@@ -5,9 +5,10 @@ edges it receives and answers the 63 peers that receive from it, each at `--rate
 This process runs the probe's own Voice (the code the supervisor runs) for host `p` on 127.0.0.2; a child
 process plays the 63 peers (an echo socket each, on 127.0.1.N, each at its own phase of the period, as
 unsynchronised hosts send), so only the probe's side is measured.
-Prints the CPU (% of one core) and the RSS the echo adds, and the echo loss.
+Prints the CPU (% of one core; user: the Python, system: the syscalls, with loopback's delivery) and the RSS
+the echo adds, the echo loss, and how many round trips a point holds (the rate's trade-off, docs/metrics.md).
 
-    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 2]
+    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 1]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 
 from syntraf_probe.config import parse_config  # noqa: E402
 from syntraf_probe.echo import EchoSocket, Reflector, Requester, echo_key, users_hash  # noqa: E402
-from syntraf_probe.voice import Voice  # noqa: E402
+from syntraf_probe.voice import MIN_REQUESTS, Voice  # noqa: E402
 
 PROBE = "127.0.0.2"
 PORT = 25300
@@ -107,7 +108,7 @@ def total(lines: list[str], field: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 2.0)):  # rate: the inventory's default
+    for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 1.0)):  # rate: the inventory's default
         parser.add_argument(f"--{name}", type=type(default), default=default)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="syntraf-echo-bench-") as directory:
@@ -118,22 +119,29 @@ def main() -> int:
         peers = multiprocessing.Process(target=run_peers, args=(args.peers, args.rate, args.seconds + 4))
         peers.start()
 
-        async def measure() -> tuple[float, float]:
+        async def measure() -> tuple[float, float, float]:
             task = asyncio.ensure_future(voice.run())
             await asyncio.sleep(2)  # warm-up: both sides sending
-            cpu, wall = time.process_time(), time.monotonic()
+            cpu, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
             await asyncio.sleep(args.seconds)
-            used = (time.process_time() - cpu) / (time.monotonic() - wall)
+            now, elapsed = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - wall
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            return used, time.monotonic() - wall
+            return (now.ru_utime - cpu.ru_utime) / elapsed, (now.ru_stime - cpu.ru_stime) / elapsed, elapsed
 
-        used, elapsed = asyncio.run(measure())
+        user, system, elapsed = asyncio.run(measure())
         peers.join()
         after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sent, lost = total(lines, "echo_sent"), total(lines, "echo_lost")
     print(f"echo: {args.peers} peers asked and {args.peers} answered, {args.rate:g}/s each, {elapsed:.0f} s")
-    print(f"CPU of the echo: {100 * used:.2f} % of one core")
+    print(
+        f"CPU of the echo: {100 * (user + system):.2f} % of one core "
+        f"(user {100 * user:.2f} %: Python; system {100 * system:.2f} %: the syscalls, loopback delivery)"
+    )
+    print(
+        f"a point per edge every {voice.interval:g} s of {args.rate * voice.interval:g} round trips "
+        f"(at least {MIN_REQUESTS}: fewer rates cost less CPU but need longer points)"
+    )
     added = after_rss - before_rss
     print(f"RSS: {before_rss:.1f} MB before the echo, peak {after_rss:.1f} MB (+{added:.1f} MB)")
     print(f"echo requests sent {sent}, lost {lost}, {len(lines)} points")

@@ -31,7 +31,7 @@ RATE_KEYS = ("bandwidth", "packet_size", "packets_per_second")
 TRAFFIC_KEYS = (*RATE_KEYS, "dscp", "interval")
 # alerts: read by syntraf_ctl.observability
 GROUP_KEYS = (*TRAFFIC_KEYS, "profile", "members", "disabled", "echo", "topology", "alerts")
-ECHO_DEFAULTS = {"rate": 2, "codec": "g711"}  # the probe's echo (docs/probe-config.md): port is required
+ECHO_DEFAULTS = {"rate": 1, "codec": "g711"}  # the probe's echo (docs/probe-config.md): port is required
 DEFAULT_RATE = {"bandwidth": 100_000, "packet_size": 32}  # the original's defaults: 100k, 32-byte payload
 DEFAULT_DSCP = 0
 DEFAULT_INTERVAL = 10.0

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
-from .echo import EchoSocket, EchoStats, Reflector, Requester, echo_key, users_hash
+from .echo import EchoSocket, EchoStats, MacKey, Reflector, Requester, echo_key, users_hash
 from .emodel import CODECS, mos, r_factor
 from .iperf3 import read_password
 from .lineproto import edge_tags, point, series
@@ -21,13 +21,30 @@ from .schedule import running
 log = logging.getLogger("syntraf_probe.voice")
 
 TIMEOUT_NS = 1_000_000_000  # a reply later than this is a lost echo
-# the socket is read this often: the datagrams queued since cost one wake-up (their round trips stay exact:
-# kernel arrival times, and the time a request waited is subtracted, echo.py)
-TICK_NS = 100_000_000
-MIN_INTERVAL = 1.0  # s: at a few requests per second, shorter intervals would hold one or two round trips
+# The socket is read on a timer, not per datagram: a wake-up costs the supervisor more than the datagrams it
+# reads (bench/echo_load.py: 10 reads a second cost 0.4 % of a core more than 2). Round trips stay exact
+# (kernel arrival times; the time a request waited is subtracted, echo.py), but that wait counts against
+# TIMEOUT_NS: with at most 250 ms of it, round trips up to 750 ms are measured.
+TICK_MAX_NS = 250_000_000
+QUEUED_MAX = 64  # datagrams between reads, at most: the socket's buffer holds a few hundred
+MIN_INTERVAL = 1.0  # s
+# round trips a point is made of, at least: fewer make a min/mean/max of one or two samples and a remark
+# share in steps of 50 %; a point also costs more CPU than the round trips it summarises (bench/echo_load.py)
+MIN_REQUESTS = 10
 
 
-def reflector_keys(users_path: str) -> dict[str, bytes]:
+def echo_interval(group_interval: float, rate: float) -> float:
+    """The seconds a point covers: the group's interval, stretched to hold MIN_REQUESTS requests."""
+    return max(MIN_INTERVAL, group_interval, MIN_REQUESTS / rate)
+
+
+def tick_ns(rate: float, peers: int) -> int:
+    """How often the socket is read: rarely, but before QUEUED_MAX datagrams queue from `peers` (those
+    requested and those answered), each sending `rate` a second."""
+    return min(TICK_MAX_NS, int(1e9 * QUEUED_MAX / (rate * max(1, peers))))
+
+
+def reflector_keys(users_path: str) -> dict[str, MacKey]:
     """user -> echo key, from iperf3's users file (`user,sha256hex` lines; # comments)."""
     try:
         lines = Path(users_path).read_text(encoding="utf-8").splitlines()
@@ -56,7 +73,7 @@ class Voice:
             raise ConfigError("echo: needs auth (requests are authenticated with the iperf3 credentials)")
         self.config, self.emit, self.last_sample = config, emit, last_sample
         self.codec = CODECS[config.echo.codec]
-        self.interval = max(MIN_INTERVAL, min(edge.interval for edge in config.edges))
+        self.interval = echo_interval(min(edge.interval for edge in config.edges), config.echo.rate)
         dscp = config.edges[0].dscp  # one profile per group: its edges share the DSCP
         listens = any(edge.listener == config.host for edge in config.edges)  # else it has no users file
         keys = reflector_keys(config.auth.authorized_users_path) if listens else {}
@@ -79,6 +96,8 @@ class Voice:
                         config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
                     )
         self.sending = list(self.edges_of)  # the peers requested now: all, or a rotating group's current
+        answered = {edge.initiator for edge in config.edges if edge.listener == config.host}
+        self.tick_ns = tick_ns(config.echo.rate, len(self.edges_of) + len(answered))
         self.epochs: Optional[tuple[int, range]] = None  # (current, answered) when last followed
 
     def follow_schedule(self, now: float) -> None:
@@ -116,7 +135,7 @@ class Voice:
                 if now >= window_start + step_ns + TIMEOUT_NS:
                     self.emit(self.lines(window_start, window_start + step_ns))
                     window_start += step_ns
-                wake = min(next_send, window_start + step_ns + TIMEOUT_NS, now + TICK_NS)
+                wake = min(next_send, window_start + step_ns + TIMEOUT_NS, now + self.tick_ns)
                 await asyncio.sleep(max(0, wake - now) / 1e9)
         finally:
             self.socket.close()

@@ -3,6 +3,7 @@ loopback (the TOS byte read with IP_RECVTOS)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -14,6 +15,7 @@ from syntraf_probe.echo import (
     REQUEST,
     SIZE,
     EchoSocket,
+    MacKey,
     Message,
     Reflector,
     Requester,
@@ -31,11 +33,11 @@ MS = 1_000_000
 LAB2 = user_field("lab2")
 
 
-def keys(user: str, key: bytes) -> Callable[[bytes], Optional[bytes]]:
+def keys(user: str, key: MacKey) -> Callable[[bytes], Optional[MacKey]]:
     return {user_field(user): key}.get
 
 
-def request(sequence: int, key: bytes = KEY, user: str = "lab2") -> bytes:
+def request(sequence: int, key: MacKey = KEY, user: str = "lab2") -> bytes:
     return pack(Message(REQUEST, user_field(user), sequence, 123, 0, 0), key)
 
 
@@ -50,7 +52,9 @@ def test_a_packet_is_accepted_only_whole_and_under_its_users_key():
     assert unpack(flipped, keys("lab2", KEY)) is None
     tampered = data[:-20] + bytes([data[-20] ^ 1]) + data[-19:]  # the held time, after the MAC was made
     assert unpack(tampered, keys("lab2", KEY)) is None
-    assert echo_key(users_hash("lab2", "pair-password")) != users_hash("lab2", "pair-password")
+    # the key is derived, not the credential's hash itself (which iperf3's users file holds)
+    credential = hashlib.blake2s(key=bytes.fromhex(users_hash("lab2", "pair-password")), digest_size=16)
+    assert unpack(request(7, key=credential), keys("lab2", KEY)) is None
 
 
 def test_the_reflector_answers_each_valid_request_once_and_never_more_than_it_got():
@@ -146,6 +150,30 @@ def test_two_echo_sockets_on_loopback_see_the_marked_dscp_and_refuse_strangers()
         assert b.reflector.dropped == 4
     finally:
         stranger.close()
+        a.close()
+        b.close()
+
+
+def test_two_peers_that_ask_each_other_from_their_one_socket_each_get_answered():
+    """A pair with an edge each way: each socket is both the other's requester and its reflector, so
+    requests and replies come from the same address (the drain sends only replies to a requester)."""
+    a_port, b_port = free_udp_port(), free_udp_port()
+    lab3 = echo_key(users_hash("lab3", "pair-password"))
+    a = EchoSocket("127.0.0.1", a_port, EF, Reflector({"lab3": lab3}, rate=10))
+    b = EchoSocket("127.0.0.1", b_port, EF, Reflector({"lab2": KEY}, rate=10))
+    try:
+        a.requesters[("127.0.0.1", b_port)] = Requester("lab2", KEY, EF, time.time_ns(), 1000 * MS)
+        b.requesters[("127.0.0.1", a_port)] = Requester("lab3", lab3, EF, time.time_ns(), 1000 * MS)
+        start = time.monotonic_ns()
+        for _ in range(3):
+            a.send_requests()
+            b.send_requests()
+            drain(a, b, seconds=0.02)
+        drain(a, b)
+        for echo in (a, b):
+            stats = next(iter(echo.requesters.values())).stats(start, time.monotonic_ns())
+            assert (stats.sent, stats.lost, echo.reflector.dropped) == (3, 0, 0)
+    finally:
         a.close()
         b.close()
 

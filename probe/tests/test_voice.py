@@ -15,7 +15,7 @@ from syntraf_probe.config import ConfigError, parse_config
 from syntraf_probe.echo import users_hash
 from syntraf_probe.emodel import CODECS, mos, r_factor
 from syntraf_probe.meter import Sample
-from syntraf_probe.voice import Voice
+from syntraf_probe.voice import MIN_REQUESTS, QUEUED_MAX, TICK_MAX_NS, Voice, echo_interval, tick_ns
 
 ADDRESSES = {"a": "127.0.0.2", "b": "127.0.0.3"}
 PORT = 25301  # the group's echo port (each host binds its own address)
@@ -71,6 +71,28 @@ def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
     assert fields["mos"] == pytest.approx(expected, abs=0.002)
     assert (fields["mos_jitter_ms"], fields["mos_loss_pct"]) == (2.0, 2.0)  # the inputs it was scored with
     assert a.socket.reflector.dropped == 0
+
+
+def test_a_point_holds_at_least_ten_round_trips_whatever_the_rate(tmp_path):
+    """At 2 requests/s and 1 s intervals a point summarised two round trips (its p95 was their max, its
+    remark share 0, 50 or 100 %), and the points cost more CPU than its packets (bench/echo_load.py)."""
+    assert echo_interval(1.0, 10) == 1.0  # 10 round trips in the group's interval: the group's interval
+    assert echo_interval(1.0, 2) == 5.0 and echo_interval(0.2, 1) == 10.0
+    assert echo_interval(10.0, 2) == 10.0  # the default interval holds 20
+    cfg = host_config(tmp_path, "b", {"port": PORT, "rate": 2, "codec": "g711"})
+    voice = Voice(cfg, lambda more: None, lambda e: None)
+    voice.socket.close()
+    assert voice.interval * cfg.echo.rate == MIN_REQUESTS
+
+
+def test_the_socket_is_read_rarely_but_before_its_buffer_fills(tmp_path):
+    """Ten reads a second cost the supervisor more than the datagrams of 126 peers at 1/s (bench)."""
+    assert tick_ns(1, 126) == TICK_MAX_NS == 250_000_000  # 32 datagrams a read
+    assert tick_ns(10, 126) == 50_793_650  # 64 datagrams a read, not 315 (more than the buffer holds)
+    cfg, _ = rotating_config(tmp_path)  # host a requests 3 peers and answers 3
+    voice = Voice(replace(cfg, echo=replace(cfg.echo, rate=50)), print, print)
+    voice.socket.close()
+    assert voice.tick_ns == int(1e9 * QUEUED_MAX / (50 * 6))
 
 
 def test_an_echo_without_authentication_is_refused(tmp_path):

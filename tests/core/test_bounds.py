@@ -99,7 +99,7 @@ SET_BY = {
     "iperf3.connect_timeout_ms": "syntraf-ctl (3000)",
     "auth.time_skew_threshold": "`syntraf_iperf3_time_skew_threshold`",
     "echo.port": "mesh group `echo.port`",
-    "echo.rate": "mesh group `echo.rate` (2)",
+    "echo.rate": "mesh group `echo.rate` (1)",
     "spool.max_bytes": "`syntraf_spool_max_bytes`",
 }
 

@@ -268,7 +268,7 @@ def test_a_groups_echo_reaches_every_members_config_and_the_probe_reads_it(inven
     paths = sorted(out.glob("*/etc/syntraf/voip.json"))
     assert len(paths) == 2
     for path in paths:
-        assert json.loads(path.read_text())["echo"] == {"port": 25300, "rate": 2, "codec": "g711"}
+        assert json.loads(path.read_text())["echo"] == {"port": 25300, "rate": 1, "codec": "g711"}
         assert load_config(str(path)).echo.port == 25300
     bad = inventory("syntraf_mesh_groups:\n  voip: {echo: {port: 0, codec: amr}}\n").hosts(
         mesh_hosts("voip", "a", "b")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 from syntraf_probe.emodel import CODECS, mos, r_factor
-from syntraf_probe.voice import TICK_NS
+from syntraf_probe.voice import TICK_MAX_NS
 from wan_labs import require_wan
 
 from syntraf_ctl.compile import compile_inventory
@@ -243,7 +243,7 @@ def test_a_remark_of_ef_to_cs0_shows_on_that_path_only_within_one_interval(deplo
         # a point covers the second before its time: from one interval after the remark began to a round
         # trip (and the reflector's hold of a request until its next read) before it ended, every point of
         # that path says 100 %; elsewhere 0 %
-        last = until - 0.1 - TICK_NS / 1e9
+        last = until - 0.1 - TICK_MAX_NS / 1e9
         inside = [row for row in points.get(edge.key, []) if since + 1.0 <= row["time"] <= last]
         expected = 100.0 if edge.key in remarked else 0.0
         if not inside or any(row["remarked_pct"] != expected for row in inside):
