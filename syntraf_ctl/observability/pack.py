@@ -45,7 +45,7 @@ def compile_pack(
     tree.files["rules/syntraf-recording.yml"] = _yaml({"groups": [rules.recording_group()]})
     alert_groups = [rules.alert_group(group, limits[group.name], planned) for group in enabled]
     tree.files["rules/syntraf-alerts.yml"] = _yaml({"groups": alert_groups})
-    tree.files["grafana/provisioning/alerting/syntraf.yaml"] = _yaml(
+    tree.files[provisioning.pack_path("alerting")] = _yaml(
         grafana_alerts.provisioning(_grafana_groups(backends, alert_groups, enabled, limits, planned))
     )
     uids = {name: provisioning.DATASOURCE_UIDS[name] for name in backends}
@@ -62,12 +62,12 @@ def compile_pack(
     databases = {db.name: db for host in plan.model.hosts.values() for db in host.databases}
     first = databases[sorted(databases)[0]] if databases else None
     if first:
-        tree.files["grafana/provisioning/datasources/syntraf.yaml"] = _yaml(
+        tree.files[provisioning.pack_path("datasources")] = _yaml(
             provisioning.datasources(first, list(backends))
         )
         tree.files["influxdb/syntraf-downsample-1m.flux"] = flux.downsample_task(first.org, first.bucket)
         tree.files[f"alerting/{evaluator.UNIT}"] = evaluator.vmalert_unit(first)
-    tree.files["grafana/provisioning/dashboards/syntraf.yaml"] = _yaml(provisioning.dashboard_provider())
+    tree.files[provisioning.pack_path("dashboards")] = _yaml(provisioning.dashboard_provider())
     tree.files[deployment.DOCUMENT] = _json(deployment.deployment(sorted(tree.files), first))
     tree.files[MARKER] = MARKER_TEXT
     return tree
