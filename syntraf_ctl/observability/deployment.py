@@ -51,6 +51,23 @@ def deployment(paths: list[str], database: Database | None) -> dict[str, Any]:
     }
 
 
+def owned() -> dict[str, Any]:
+    """What apply puts on the hosts, for destroy to remove: on the Grafana host the pack's dashboards, its
+    provisioning files and its token directory, on the evaluator its unit and its directory. Never Grafana's
+    own files, user, database or package, nor the victoria-metrics package (the user may run it otherwise)."""
+    provisioning_files = [provisioning.pack_path(kind) for kind in provisioning.KINDS]
+    return {
+        "grafana": {
+            "paths": [
+                provisioning.DASHBOARDS_PATH,
+                provisioning.GRAFANA_SECRETS,
+                *(place["path"] for place in _side(provisioning_files, GRAFANA_PLACES, {}, None)["files"]),
+            ]
+        },
+        "alerting": {"unit": _unit(), "paths": [evaluator.CONFIG_DIR]},
+    }
+
+
 def _unit() -> dict[str, str]:
     """The unit goes where the probe's units go (systemd's directory for the administrator's units)."""
     path = f"{host_layout().unit_dir}/{evaluator.UNIT}"

@@ -8,12 +8,14 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from syntraf_ctl.model import MeshGroup
 from syntraf_ctl.observability import (
     dashboards,
     deployment,
     evaluator,
     flux,
     grafana_alerts,
+    influxql_alerts,
     promql,
     provisioning,
     rules,
@@ -43,9 +45,9 @@ def compile_pack(
     tree.files["rules/syntraf-recording.yml"] = _yaml({"groups": [rules.recording_group()]})
     alert_groups = [rules.alert_group(group, limits[group.name], planned) for group in enabled]
     tree.files["rules/syntraf-alerts.yml"] = _yaml({"groups": alert_groups})
-    if "prometheus" in backends:
-        alerting = grafana_alerts.provisioning(alert_groups, provisioning.DATASOURCE_UIDS["prometheus"])
-        tree.files["grafana/provisioning/alerting/syntraf.yaml"] = _yaml(alerting)
+    tree.files[provisioning.pack_path("alerting")] = _yaml(
+        grafana_alerts.provisioning(_grafana_groups(backends, alert_groups, enabled, limits, planned))
+    )
     uids = {name: provisioning.DATASOURCE_UIDS[name] for name in backends}
     for backend in dashboards.backends(uids):
         boards = [dashboards.mesh(backend, group, limits[group.name]) for group in enabled]
@@ -60,15 +62,30 @@ def compile_pack(
     databases = {db.name: db for host in plan.model.hosts.values() for db in host.databases}
     first = databases[sorted(databases)[0]] if databases else None
     if first:
-        tree.files["grafana/provisioning/datasources/syntraf.yaml"] = _yaml(
+        tree.files[provisioning.pack_path("datasources")] = _yaml(
             provisioning.datasources(first, list(backends))
         )
         tree.files["influxdb/syntraf-downsample-1m.flux"] = flux.downsample_task(first.org, first.bucket)
         tree.files[f"alerting/{evaluator.UNIT}"] = evaluator.vmalert_unit(first)
-    tree.files["grafana/provisioning/dashboards/syntraf.yaml"] = _yaml(provisioning.dashboard_provider())
+    tree.files[provisioning.pack_path("dashboards")] = _yaml(provisioning.dashboard_provider())
     tree.files[deployment.DOCUMENT] = _json(deployment.deployment(sorted(tree.files), first))
     tree.files[MARKER] = MARKER_TEXT
     return tree
+
+
+def _grafana_groups(
+    backends: tuple[str, ...],
+    alert_groups: list[dict[str, Any]],
+    enabled: list[MeshGroup],
+    limits: dict[str, Thresholds],
+    planned: dict[tuple[str, str], str],
+) -> list[dict[str, Any]]:
+    """Grafana-managed rules on one back end only (both would fire every alert twice): the rule files'
+    PromQL when there is a Prometheus-compatible store, else InfluxQL."""
+    if "prometheus" in backends:
+        return grafana_alerts.promql_groups(alert_groups, provisioning.DATASOURCE_UIDS["prometheus"])
+    uid = provisioning.DATASOURCE_UIDS["influxql"]
+    return [influxql_alerts.alert_group(group, limits[group.name], planned, uid) for group in enabled]
 
 
 def add_to_render(tree: RenderedTree, plan: Plan) -> RenderedTree:

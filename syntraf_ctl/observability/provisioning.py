@@ -10,6 +10,12 @@ from syntraf_ctl.model import Database
 GRAFANA_SECRETS = "/etc/grafana/syntraf"  # where the deployer puts each database's token, 0600 grafana
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/syntraf"
 DATASOURCE_UIDS = {"prometheus": "syntraf-prometheus", "influxql": "syntraf-influxql"}
+KINDS = ("alerting", "dashboards", "datasources")  # the pack's one provisioning file of each kind
+
+
+def pack_path(kind: str) -> str:
+    """Where the pack holds its provisioning file of `kind` (one of KINDS)."""
+    return f"grafana/provisioning/{kind}/syntraf.yaml"
 
 
 def token_path(database: Database) -> str:

@@ -98,9 +98,12 @@ def alert_group(group: MeshGroup, limits: Thresholds, planned: dict[tuple[str, s
         ),
     ]
     rules += voice_alerts(group, limits)
-    # Evaluated at least as often as `for` (a shorter `for` would act as one interval), 10 s to 30 s.
-    every = duration(min(MAX_EVERY_S, max(MIN_EVERY_S, limits.for_s)))
-    return {"name": f"syntraf-alerts-{name}", "interval": every, "rules": rules}
+    return {"name": f"syntraf-alerts-{name}", "interval": evaluation_interval(limits), "rules": rules}
+
+
+def evaluation_interval(limits: Thresholds) -> str:
+    """At least as often as `for` (a shorter `for` would act as one interval), 10 s to 30 s."""
+    return duration(min(MAX_EVERY_S, max(MIN_EVERY_S, limits.for_s)))
 
 
 def voice_alerts(group: MeshGroup, limits: Thresholds) -> list[dict[str, Any]]:

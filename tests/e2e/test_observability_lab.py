@@ -11,6 +11,7 @@ the generated rules over that stretch. Each fault must fire exactly its alerts:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import yaml
 
 from syntraf_ctl.lab.network import nft_apply, nft_delete_table
 from syntraf_ctl.lab.tsdb import export
+from syntraf_ctl.observability import deployment
 from tests.observability import vmalert
 from tests.support.lab_control import Lab
 
@@ -62,7 +64,11 @@ def deployed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
         yield inventory
     finally:
         lab.exec(STOPPED, ["systemctl", "start", "syntraf-probe@voip"], check=False)
-        ctl("destroy", "-i", str(inventory))
+        if inventory not in DESTROYED:  # the destroy test's run was the whole destroy: not twice
+            ctl("destroy", "-i", str(inventory))
+
+
+DESTROYED: set[Path] = set()  # inventories test_destroy_… destroyed successfully
 
 
 @pytest.fixture(scope="module")
@@ -205,11 +211,12 @@ def vmalert_rules(lab: Lab, host: str) -> list[dict]:
     return json.loads(done.stdout) if done.returncode == 0 else []
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def observability_hosts(lab: Lab, deployed: Path) -> Iterator[tuple[str, str]]:
     """The first host in syntraf_grafana, the second in syntraf_alerting with vmalert installed (the lab's
     hosts have no package mirror: the binary of this machine's victoria-metrics package is put where the
-    package puts it); everything the role installed is removed afterwards."""
+    package puts it); everything the role installed is removed after the module's last test (the destroy
+    test reads what the apply test installed)."""
     grafana, alerting = lab.host_names[0], lab.host_names[1]
     hosts = deployed / "hosts.yml"
     original = hosts.read_text()
@@ -227,7 +234,10 @@ def observability_hosts(lab: Lab, deployed: Path) -> Iterator[tuple[str, str]]:
         lab.exec(alerting, ["systemctl", "disable", "--now", "syntraf-vmalert.service"], check=False)
         for host, paths in (
             (grafana, ["/etc/grafana", "/var/lib/grafana"]),
-            (alerting, ["/etc/syntraf-alerting", "/etc/systemd/system/syntraf-vmalert.service"]),
+            (
+                alerting,
+                ["/etc/syntraf-alerting", "/etc/systemd/system/syntraf-vmalert.service", *USER_FILES[2:]],
+            ),
         ):
             lab.exec(host, ["rm", "-rf", *paths], check=False)
         lab.exec(grafana, ["userdel", "grafana"], check=False)
@@ -238,8 +248,14 @@ def observability_hosts(lab: Lab, deployed: Path) -> Iterator[tuple[str, str]]:
 def test_apply_deploys_dashboards_rules_and_a_running_evaluator(
     lab: Lab, deployed: Path, observability_hosts: tuple[str, str]
 ) -> None:
-    """Last in this module: the evaluator it starts writes alert states to the database the replays read."""
+    """After the fault tests (the evaluator it starts writes alert states to the database they read)."""
     grafana, alerting = observability_hosts
+    # check mode reports the pack's files and changes nothing on either host (issue 10)
+    limit = f"{grafana}:{alerting}"
+    check = ctl("apply", "-i", str(deployed), "--limit", limit, "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert re.search(r"would change [1-9]\d* things", check.stdout), check.stdout
+    assert pack_places(lab, grafana, alerting) == {}
     started = time.time()
     done = ctl("apply", "-i", str(deployed))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -270,8 +286,53 @@ def test_apply_deploys_dashboards_rules_and_a_running_evaluator(
         assert time.monotonic() < deadline, rules
         time.sleep(2)
     assert {rule["name"] for rule in rules} >= {"SyntrafHostLoss", "syntraf:lost:sum1m"}
-    again = ctl("apply", "-i", str(deployed), "--limit", f"{grafana}:{alerting}")
+    again = ctl("apply", "-i", str(deployed), "--limit", limit)
     assert again.returncode == 0 and "changed 0 things" in again.stdout, again.stdout + again.stderr
+
+
+def test_destroy_removes_the_pack_and_leaves_the_users_files(
+    lab: Lab, deployed: Path, observability_hosts: tuple[str, str]
+) -> None:
+    """After the apply above, last in this module: destroy (the fixture's, run here) removes every file and
+    the unit the pack installed, and leaves Grafana's and the user's own files."""
+    grafana, alerting = observability_hosts
+    assert set(pack_places(lab, grafana, alerting)) == {
+        *((grafana, path) for path in OWNED["grafana"]["paths"]),
+        *((alerting, path) for path in [OWNED["alerting"]["unit"]["path"], *OWNED["alerting"]["paths"]]),
+    }
+    users = {grafana: USER_FILES[:2], alerting: USER_FILES[2:]}
+    for host, paths in users.items():
+        lab.exec(host, ["sh", "-c", 'for f in "$@"; do echo mine > "$f"; done', "-", *paths])
+    done = ctl("destroy", "-i", str(deployed))
+    assert done.returncode == 0, done.stdout + done.stderr
+    DESTROYED.add(deployed)
+    assert pack_places(lab, grafana, alerting) == {}
+    assert lab.exec(
+        alerting, ["systemctl", "is-active", OWNED["alerting"]["unit"]["name"]], check=False
+    ).stdout == ("inactive\n")
+    for host, paths in users.items():
+        assert lab.exec(host, ["cat", *paths]).stdout == "mine\n" * len(paths), host
+
+
+OWNED = deployment.owned()
+# Grafana's and the user's files beside the pack's: a provisioning file, Grafana's database, a vmalert binary
+USER_FILES = [
+    "/etc/grafana/provisioning/datasources/mine.yaml",
+    "/var/lib/grafana/grafana.db",
+    "/usr/local/bin/my-vmalert-wrapper",
+]
+
+
+def pack_places(lab: Lab, grafana: str, alerting: str) -> dict[tuple[str, str], str]:
+    """(host, path) -> `stat` of each place the pack owns that exists on its host."""
+    wanted = [(grafana, path) for path in OWNED["grafana"]["paths"]]
+    wanted += [(alerting, path) for path in [OWNED["alerting"]["unit"]["path"], *OWNED["alerting"]["paths"]]]
+    found = {}
+    for host, path in wanted:
+        done = lab.exec(host, ["stat", "-c", "%a %U", path], check=False)
+        if done.returncode == 0:
+            found[(host, path)] = done.stdout.strip()
+    return found
 
 
 def _when(rule: dict) -> float:

@@ -14,6 +14,8 @@ from ansible.template import Templar, trust_as_template
 
 from syntraf_ctl.assets import COLLECTION_DIR
 from syntraf_ctl.compile import compile_inventory
+from syntraf_ctl.observability import deployment
+from syntraf_ctl.observability.deployment import GRAFANA_PROVISIONING
 from syntraf_ctl.observability.pack import RENDER_DIR, add_to_render, compile_pack
 from syntraf_ctl.render import RenderedTree
 from syntraf_ctl.render_target import MARKER
@@ -41,6 +43,24 @@ def test_every_file_of_the_pack_has_one_place(pack_files: dict[str, str]) -> Non
     assert f"$__file{{{grafana['token']}}}" in sources_file
     assert document["alerting"]["token"] in pack_files["alerting/syntraf-vmalert.service"]
     assert document["database"] == "influxdb-0"
+
+
+def test_destroy_owns_every_place_the_pack_deploys_to(pack_files: dict[str, str]) -> None:
+    """What destroy removes (deployment.owned, no render needed) covers every file, token, directory and
+    the unit the document of a pack deploys, and nothing of Grafana's own beside them."""
+    document, owned = json.loads(pack_files["deploy.json"]), deployment.owned()
+    for side in ("grafana", "alerting"):
+        places = [file["path"] for file in document[side]["files"]] + [document[side]["token"]]
+        # the directories too, except Grafana's own provisioning directories (they stay)
+        places += [d for d in document[side]["directories"] if not d.startswith(GRAFANA_PROVISIONING)]
+        places += [document[side]["prune"]["directory"]]
+        places += [document["alerting"]["notifier"]] if side == "alerting" else []
+        for place in places:
+            assert any(place == path or place.startswith(f"{path}/") for path in owned[side]["paths"]), place
+    assert owned["alerting"]["unit"] == document["alerting"]["unit"]
+    assert not {"/etc/grafana", "/var/lib/grafana", "/etc/grafana/provisioning"} & set(
+        owned["grafana"]["paths"]
+    )
 
 
 def test_vmalert_unit_points_at_the_database_with_no_secret(pack_files: dict[str, str]) -> None:

@@ -7,41 +7,13 @@ import json
 import shutil
 import statistics
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from tests.observability import data
+from tests.observability.influx import Influx, load, rows
 from tests.support.wan_influx import influxd
-
-
-class Influx:
-    def __init__(self, url: str, end_s: int, points: list[data.Point]) -> None:
-        self.url, self.end_s, self.points = url, end_s, points
-
-    def query(self, text: str) -> list[dict]:
-        """The series of an InfluxQL query as Grafana sends it for the test's range and variables."""
-        start = self.end_s - data.SECONDS
-        for macro, value in {
-            "$timeFilter": f"time > {start * 1000}ms AND time <= {self.end_s * 1000}ms",
-            "$__interval": "60s",
-            "$group": "g",
-            "$src": "a",
-            "$dst": "b",
-            "$host": "c",
-        }.items():
-            text = text.replace(macro, value)
-        body = urllib.parse.urlencode({"db": "syntraf", "q": text, "epoch": "s"}).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=30) as response:
-            result = json.loads(response.read())["results"][0]
-        assert "error" not in result, (text, result)
-        return result.get("series", [])
-
-
-def rows(series: dict) -> list[dict]:
-    return [dict(zip(series["columns"], values)) for values in series["values"]]
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +25,7 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
         points = data.points(end_s)
         lines = [p.line() for p in points] + [p.line() for p in data.voice_points(end_s)]
         lines += data.health_lines(end_s, {"a": "r1", "b": "r1", "c": "r1"})
-        request = urllib.request.Request(
-            f"{url}/write?db=syntraf&precision=ms", data="\n".join(lines).encode(), method="POST"
-        )
-        urllib.request.urlopen(request, timeout=60).read()
+        load(url, lines)
         yield Influx(url, end_s, points)
 
 
