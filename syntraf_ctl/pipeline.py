@@ -32,7 +32,6 @@ from syntraf_ctl.auth.store import (
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import read_lock, write_lock
 from syntraf_ctl.messages import name_list
-from syntraf_ctl.observability import deployment
 from syntraf_ctl.observability.pack import add_to_render
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.problems import display_path
@@ -156,9 +155,8 @@ def read_status(args: argparse.Namespace, progress: Progress) -> PlaybookRun:
 
 def destroy(args: argparse.Namespace) -> PlaybookRun:
     """Stop and remove everything syntraf installed on the hosts, the observability pack included (what
-    it owns needs no render: its places are fixed)."""
-    extravars = {"syntraf_observability_owned": deployment.owned()}
-    return run_playbook("destroy.yml", options_from_args(args, extravars), progress_for())
+    it owns needs no render: the role states its places)."""
+    return run_playbook("destroy.yml", options_from_args(args), progress_for())
 
 
 def switch_wait(plan: Plan) -> float:

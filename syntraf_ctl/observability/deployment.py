@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from syntraf_ctl.assets import host_layout
+import yaml
+
+from syntraf_ctl.assets import COLLECTION_DIR, host_layout
 from syntraf_ctl.model import Database
 from syntraf_ctl.observability import evaluator, provisioning
 
@@ -22,6 +24,7 @@ GRAFANA_PLACES = {
     "grafana/provisioning/": f"{GRAFANA_PROVISIONING}/",
 }
 ALERTING_PLACES = {"rules/": f"{evaluator.RULES_DIR}/"}
+ROLE_VARS = COLLECTION_DIR / "roles" / "syntraf_observability" / "vars" / "main.yml"
 
 
 def deployment(paths: list[str], database: Database | None) -> dict[str, Any]:
@@ -52,20 +55,11 @@ def deployment(paths: list[str], database: Database | None) -> dict[str, Any]:
 
 
 def owned() -> dict[str, Any]:
-    """What apply puts on the hosts, for destroy to remove: on the Grafana host the pack's dashboards, its
-    provisioning files and its token directory, on the evaluator its unit and its directory. Never Grafana's
-    own files, user, database or package, nor the victoria-metrics package (the user may run it otherwise)."""
-    provisioning_files = [provisioning.pack_path(kind) for kind in provisioning.KINDS]
-    return {
-        "grafana": {
-            "paths": [
-                provisioning.DASHBOARDS_PATH,
-                provisioning.GRAFANA_SECRETS,
-                *(place["path"] for place in _side(provisioning_files, GRAFANA_PLACES, {}, None)["files"]),
-            ]
-        },
-        "alerting": {"unit": _unit(), "paths": [evaluator.CONFIG_DIR]},
-    }
+    """What the pack owns on the hosts, for destroy to remove (stated by the role, in its vars/main.yml):
+    on the Grafana host the pack's dashboards, its provisioning files and its token directory, on the
+    evaluator its unit and its directory. Never Grafana's own files, user, database or package, nor the
+    victoria-metrics package (the user may run it otherwise)."""
+    return yaml.safe_load(ROLE_VARS.read_text(encoding="utf-8"))["syntraf_observability_owned"]
 
 
 def _unit() -> dict[str, str]:

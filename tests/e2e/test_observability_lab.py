@@ -11,6 +11,7 @@ the generated rules over that stretch. Each fault must fire exactly its alerts:
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ import yaml
 from syntraf_ctl.lab.network import nft_apply, nft_delete_table
 from syntraf_ctl.lab.tsdb import export
 from syntraf_ctl.observability import deployment
+from syntraf_ctl.runner import ansible_environment
 from tests.observability import vmalert
 from tests.support.lab_control import Lab
 
@@ -293,8 +295,9 @@ def test_apply_deploys_dashboards_rules_and_a_running_evaluator(
 def test_destroy_removes_the_pack_and_leaves_the_users_files(
     lab: Lab, deployed: Path, observability_hosts: tuple[str, str]
 ) -> None:
-    """After the apply above, last in this module: destroy (the fixture's, run here) removes every file and
-    the unit the pack installed, and leaves Grafana's and the user's own files."""
+    """After the apply above, last in this module: destroy (the fixture's, run here by hand: the playbook
+    needs no render and nothing from syntraf-ctl) removes every file and the unit the pack installed, and
+    leaves Grafana's and the user's own files."""
     grafana, alerting = observability_hosts
     assert set(pack_places(lab, grafana, alerting)) == {
         *((grafana, path) for path in OWNED["grafana"]["paths"]),
@@ -303,8 +306,16 @@ def test_destroy_removes_the_pack_and_leaves_the_users_files(
     users = {grafana: USER_FILES[:2], alerting: USER_FILES[2:]}
     for host, paths in users.items():
         lab.exec(host, ["sh", "-c", 'for f in "$@"; do echo mine > "$f"; done', "-", *paths])
-    done = ctl("destroy", "-i", str(deployed))
-    assert done.returncode == 0, done.stdout + done.stderr
+    playbook = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(deployed),
+        "syntraf.mesh.destroy",
+    ]
+    done = subprocess.run(
+        playbook, capture_output=True, text=True, timeout=600, env={**os.environ, **ansible_environment()}
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     DESTROYED.add(deployed)
     assert pack_places(lab, grafana, alerting) == {}
     assert lab.exec(

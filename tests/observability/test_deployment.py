@@ -46,8 +46,8 @@ def test_every_file_of_the_pack_has_one_place(pack_files: dict[str, str]) -> Non
 
 
 def test_destroy_owns_every_place_the_pack_deploys_to(pack_files: dict[str, str]) -> None:
-    """What destroy removes (deployment.owned, no render needed) covers every file, token, directory and
-    the unit the document of a pack deploys, and nothing of Grafana's own beside them."""
+    """What destroy removes (the role's syntraf_observability_owned, no render needed) covers every file,
+    token, directory and the unit the document of a pack deploys, and nothing of Grafana's own beside them."""
     document, owned = json.loads(pack_files["deploy.json"]), deployment.owned()
     for side in ("grafana", "alerting"):
         places = [file["path"] for file in document[side]["files"]] + [document[side]["token"]]
@@ -57,7 +57,8 @@ def test_destroy_owns_every_place_the_pack_deploys_to(pack_files: dict[str, str]
         places += [document["alerting"]["notifier"]] if side == "alerting" else []
         for place in places:
             assert any(place == path or place.startswith(f"{path}/") for path in owned[side]["paths"]), place
-    assert owned["alerting"]["unit"] == document["alerting"]["unit"]
+    unit = document["alerting"]["unit"]
+    assert owned["alerting"]["unit"] == {"name": unit["name"], "path": unit["path"]}
     assert not {"/etc/grafana", "/var/lib/grafana", "/etc/grafana/provisioning"} & set(
         owned["grafana"]["paths"]
     )
