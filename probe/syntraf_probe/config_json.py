@@ -43,10 +43,10 @@ def edges_json(config: Config) -> dict[str, Any]:
     and of the time to write and hash."""
     if config.schedule is None:
         return {"edges": [edge_json(edge) for edge in config.edges]}
-    return {"edge_fields": list(EDGE_FIELDS), "edges": [edge_row(edge) for edge in config.edges]}
+    return {"edge_fields": list(EDGE_FIELDS), "edges": [_edge_row(edge) for edge in config.edges]}
 
 
-edge_row = operator.attrgetter(*EDGE_FIELDS)  # an edge as a row of the table form: a tuple of its values
+_edge_row = operator.attrgetter(*EDGE_FIELDS)  # an edge as a row of the table form: a tuple of its values
 
 
 def edge_json(edge: Edge) -> dict[str, Any]:
