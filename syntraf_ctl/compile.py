@@ -9,6 +9,7 @@ from ansible.errors import AnsibleError
 from syntraf_ctl.ansible_inventory import LoadedInventory, error_problem
 from syntraf_ctl.auth.facts import VersionReader, apply_auth_rule, known_versions
 from syntraf_ctl.costs import concurrent_flows
+from syntraf_ctl.gc_pause import gc_paused
 from syntraf_ctl.lockfile import LockState, lock_path, read_lock
 from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
@@ -86,11 +87,12 @@ def plan_edges(
 ) -> tuple[list[Edge], list[str], list[Problem]]:
     """The model's edges with the auth rule applied and their ports: (edges, warnings, problems). Every stage
     runs on what is valid so far, so one bad value does not hide the problems of later stages."""
-    edges, warnings = compute_edges(model)
-    edges, auth, problems = apply_auth_rule(model, edges, versions)
-    warnings += auth.warnings
-    problems += check_max_bandwidth(model, edges)
-    problems += assign_ports(edges, model.hosts, previous.ports if previous else {})
+    with gc_paused():
+        edges, warnings = compute_edges(model)
+        edges, auth, problems = apply_auth_rule(model, edges, versions)
+        warnings += auth.warnings
+        problems += check_max_bandwidth(model, edges)
+        problems += assign_ports(edges, model.hosts, previous.ports if previous else {})
     return edges, warnings, problems
 
 

@@ -20,6 +20,7 @@ from syntraf_probe.config_json import config_json
 
 from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.store import host_files_path
+from syntraf_ctl.gc_pause import gc_paused
 from syntraf_ctl.lockfile import stage_lock
 from syntraf_ctl.model import Host
 from syntraf_ctl.plan import Plan, format_json
@@ -59,6 +60,11 @@ def _environment() -> jinja2.Environment:
 def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
     """Every file of every host, each host's document, DIR/plan.json, the marker that says DIR is a render,
     and the probe zipapp `probe` (a path) when given."""
+    with gc_paused():
+        return _render_plan(plan, probe)
+
+
+def _render_plan(plan: Plan, probe: str | None) -> RenderedTree:
     layout = host_layout()
     environment = _environment()
     settings = {**vars(layout), "restart_sec": RESTART_SEC}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,6 +41,9 @@ class Edge:
     @property
     def name(self) -> str:
         return f"{self.src}->{self.dst}"
+
+
+EDGE_FIELDS = tuple(field.name for field in fields(Edge))  # the columns of the edges' table form
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,7 @@ def parse_config(text: str, path: str) -> Config:
     log_level = top.text("log_level")
     if log_level not in LOG_LEVELS:
         top.fail("log_level", f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    top.get("edges", (list,))
-    edges = tuple(_edge(top.child("edges", i)) for i in range(len(data["edges"])))
+    edges = _edges(top, data)
     seen = set()
     for i, edge in enumerate(edges):
         if host not in (edge.src, edge.dst):
@@ -202,6 +204,21 @@ def load_config(path: str) -> Config:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"config {path}: cannot read: {error}") from None
     return parse_config(text, path)
+
+
+def _edges(top: _Reader, data: dict[str, Any]) -> tuple[Edge, ...]:
+    """`edges`: objects, or with `edge_fields` (the table form) rows of values in that order."""
+    top.get("edges", (list,))
+    if "edge_fields" not in data:
+        return tuple(_edge(top.child("edges", i)) for i in range(len(data["edges"])))
+    if top.get("edge_fields", (list,)) != list(EDGE_FIELDS):
+        top.fail("edge_fields", f"expected {json.dumps(list(EDGE_FIELDS))}")
+    edges = []
+    for i, row in enumerate(data["edges"]):
+        if not isinstance(row, list) or len(row) != len(EDGE_FIELDS):
+            top.fail(f"edges[{i}]", f"expected a row of {len(EDGE_FIELDS)} values (edge_fields)")
+        edges.append(_edge(_Reader(top.path, dict(zip(EDGE_FIELDS, row)), f"edges[{i}]")))
+    return tuple(edges)
 
 
 def _edge(r: _Reader) -> Edge:

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
-from syntraf_probe.config import Auth, Config, Database, Echo, Edge, Iperf3Settings, Spool, parse_config
+import pytest
+from syntraf_probe.config import (
+    EDGE_FIELDS,
+    Auth,
+    Config,
+    ConfigError,
+    Database,
+    Echo,
+    Edge,
+    Iperf3Settings,
+    Spool,
+    parse_config,
+)
 from syntraf_probe.config_json import config_json, config_revision, with_revision
 from syntraf_probe.schedule import Schedule
 
@@ -77,3 +90,30 @@ def test_the_revision_is_the_hash_of_the_content() -> None:
     other = with_revision(dataclasses.replace(config, log_level="debug"))
     assert other.revision != config.revision
     assert with_revision(config).revision == config.revision
+
+
+def test_a_rotating_groups_edges_are_written_as_a_table_and_read_back() -> None:
+    config = full_config()  # it has a schedule
+    data = config_json(config)
+    assert data["edge_fields"] == list(EDGE_FIELDS)
+    assert [list(row) for row in data["edges"]] == [
+        [getattr(edge, name) for name in EDGE_FIELDS] for edge in config.edges
+    ]
+    assert parse_config(json.dumps(data), PATH).edges == config.edges
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda data: data["edge_fields"].reverse(), "key edge_fields:"),
+        (lambda data: data["edges"][1].pop(), "key edges[1]:"),
+        (lambda data: data["edges"].__setitem__(0, {"src": "b"}), "key edges[0]:"),
+        (lambda data: data["edges"][1].__setitem__(EDGE_FIELDS.index("port"), 0), "key edges[1].port:"),
+        (lambda data: data["edges"][0].__setitem__(EDGE_FIELDS.index("mode"), "sideways"), "edges[0].mode"),
+    ],
+)
+def test_a_bad_edge_table_is_refused_naming_the_key(change, key) -> None:
+    data = json.loads(json.dumps(config_json(full_config())))
+    change(data)
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        parse_config(json.dumps(data), PATH)
