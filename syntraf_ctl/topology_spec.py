@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from syntraf_probe import bounds
+
 from syntraf_ctl.problems import Problem
 from syntraf_ctl.topology import FULL, KINDS, Topology
 from syntraf_ctl.variables import Vars
@@ -20,7 +22,6 @@ KEYS = {
     "sites": ("kind", "sites", "site_variable", "pairs"),
     "rotating": ("kind", "peers", "epoch"),
 }
-EPOCH_BOUNDS = (10, 86400)  # seconds: a few intervals at least, a day at most
 MAX_SITE_PAIRS = 100
 Report = Callable[[str, str], None]  # (key path, message)
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # an Ansible variable name
@@ -175,13 +176,17 @@ def _rotating(spec, path, interval, report) -> Topology | None:
         report(f"{path}.peers", f"required: the number of peers each host measures at a time (1 or more), "
                f"got {peers!r}")  # fmt: skip
         ok = False
-    low, high = EPOCH_BOUNDS
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not low <= epoch <= high:
-        report(f"{path}.epoch", f"expected whole seconds {low}-{high}, got {epoch!r}")
+    try:
+        bounds.check("schedule.epoch_seconds", epoch)
+    except ValueError as error:
+        report(f"{path}.epoch", str(error))
         ok = False
-    elif interval is not None and epoch < 3 * interval:
-        report(f"{path}.epoch", f"{epoch} s is shorter than three intervals of the group ({interval:g} s)")
-        ok = False
+    else:
+        if interval is not None and epoch < 3 * interval:
+            report(
+                f"{path}.epoch", f"{epoch} s is shorter than three intervals of the group ({interval:g} s)"
+            )
+            ok = False
     return Topology("rotating", peers=peers, epoch_seconds=epoch) if ok else None
 
 

@@ -53,6 +53,9 @@ BOUNDS: dict[str, Bound] = {
     "iperf3.test_duration": Bound(1, 86400, "s", True, "one bounded test (-t), at most a day"),
     "iperf3.connect_timeout_ms": Bound(100, 600_000, "ms", True, "iperf3 --connect-timeout"),
     "auth.time_skew_threshold": Bound(1, 86400, "s", True, "iperf3 --time-skew-threshold"),
+    "schedule.epoch_seconds": Bound(
+        10, 86400, "s", True, "a rotating group's epoch: each starts new tests, so a few intervals at least"
+    ),
     "echo.port": Bound(1, 65535, "", True, "the group's echo socket (UDP)"),
     "echo.rate": Bound(1, 50, "requests/s", False, "per peer: low, next to a voice flow of 50 packets/s"),
     "spool.max_bytes": Bound(1 << 20, 1 << 40, "bytes", True, "per database, on the host's disk"),

@@ -308,7 +308,5 @@ def _schedule(r: _Reader, host: str, edges: tuple[Edge, ...]) -> Schedule:
     peers = r.get("peers", (int,))
     if not 1 <= peers <= len(members) - 1:
         r.fail(r.key("peers"), f"expected 1-{len(members) - 1} (the members but this host), got {peers}")
-    epoch = r.get("epoch_seconds", (int,))
-    if epoch < 1:
-        r.fail(r.key("epoch_seconds"), f"expected 1 or more, got {epoch}")
+    epoch = r.number("epoch_seconds", "schedule.epoch_seconds")
     return Schedule(epoch, r.get("origin", (int,)), peers, tuple(members))

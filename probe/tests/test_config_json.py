@@ -117,3 +117,12 @@ def test_a_bad_edge_table_is_refused_naming_the_key(change, key) -> None:
     change(data)
     with pytest.raises(ConfigError, match=re.escape(key)):
         parse_config(json.dumps(data), PATH)
+
+
+@pytest.mark.parametrize("epoch", [9, 86401, 10.5])
+def test_an_epoch_outside_the_bounds_syntraf_ctl_validates_with_is_refused(epoch) -> None:
+    """The probe took any epoch of 1 s or more while syntraf-ctl refused under 10 s: one bound for both."""
+    data = json.loads(json.dumps(config_json(full_config())))
+    data["schedule"]["epoch_seconds"] = epoch
+    with pytest.raises(ConfigError, match=re.escape("schedule.epoch_seconds")):
+        parse_config(json.dumps(data), PATH)

@@ -14,7 +14,7 @@ from syntraf_probe.schedule import Schedule
 
 pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
 MEMBERS = ("a", "b", "c", "d")
-EPOCH = 4  # seconds: 3 epochs cover every pair of 4 members with k = 1
+EPOCH = 10  # seconds (the shortest epoch): 3 epochs cover every pair of 4 members with k = 1
 HANDOVER = 1.0  # seconds after a boundary in which the old epoch's children may still be stopping
 
 

@@ -98,6 +98,7 @@ SET_BY = {
     "iperf3.test_duration": "`syntraf_test_duration`",
     "iperf3.connect_timeout_ms": "syntraf-ctl (3000)",
     "auth.time_skew_threshold": "`syntraf_iperf3_time_skew_threshold`",
+    "schedule.epoch_seconds": "mesh group `topology.epoch` (300)",
     "echo.port": "mesh group `echo.port`",
     "echo.rate": "mesh group `echo.rate` (1)",
     "spool.max_bytes": "`syntraf_spool_max_bytes`",
