@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from syntraf_ctl.assets import host_layout
 from syntraf_ctl.lab.network import nft_apply, nft_delete_table
 from syntraf_ctl.lab.tsdb import export
 from syntraf_ctl.observability import deployment
@@ -301,7 +302,7 @@ def test_destroy_removes_the_pack_and_leaves_the_users_files(
     grafana, alerting = observability_hosts
     assert set(pack_places(lab, grafana, alerting)) == {
         *((grafana, path) for path in OWNED["grafana"]["paths"]),
-        *((alerting, path) for path in [OWNED["alerting"]["unit"]["path"], *OWNED["alerting"]["paths"]]),
+        *((alerting, path) for path in [UNIT_PATH, *OWNED["alerting"]["paths"]]),
     }
     users = {grafana: USER_FILES[:2], alerting: USER_FILES[2:]}
     for host, paths in users.items():
@@ -318,14 +319,15 @@ def test_destroy_removes_the_pack_and_leaves_the_users_files(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     DESTROYED.add(deployed)
     assert pack_places(lab, grafana, alerting) == {}
-    assert lab.exec(
-        alerting, ["systemctl", "is-active", OWNED["alerting"]["unit"]["name"]], check=False
-    ).stdout == ("inactive\n")
+    assert lab.exec(alerting, ["systemctl", "is-active", OWNED["alerting"]["unit"]], check=False).stdout == (
+        "inactive\n"
+    )
     for host, paths in users.items():
         assert lab.exec(host, ["cat", *paths]).stdout == "mine\n" * len(paths), host
 
 
 OWNED = deployment.owned()
+UNIT_PATH = f"{host_layout().unit_dir}/{OWNED['alerting']['unit']}"  # where apply puts vmalert's unit
 # Grafana's and the user's files beside the pack's: a provisioning file, Grafana's database, a vmalert binary
 USER_FILES = [
     "/etc/grafana/provisioning/datasources/mine.yaml",
@@ -337,7 +339,7 @@ USER_FILES = [
 def pack_places(lab: Lab, grafana: str, alerting: str) -> dict[tuple[str, str], str]:
     """(host, path) -> `stat` of each place the pack owns that exists on its host."""
     wanted = [(grafana, path) for path in OWNED["grafana"]["paths"]]
-    wanted += [(alerting, path) for path in [OWNED["alerting"]["unit"]["path"], *OWNED["alerting"]["paths"]]]
+    wanted += [(alerting, path) for path in [UNIT_PATH, *OWNED["alerting"]["paths"]]]
     found = {}
     for host, path in wanted:
         done = lab.exec(host, ["stat", "-c", "%a %U", path], check=False)

@@ -57,8 +57,7 @@ def test_destroy_owns_every_place_the_pack_deploys_to(pack_files: dict[str, str]
         places += [document["alerting"]["notifier"]] if side == "alerting" else []
         for place in places:
             assert any(place == path or place.startswith(f"{path}/") for path in owned[side]["paths"]), place
-    unit = document["alerting"]["unit"]
-    assert owned["alerting"]["unit"] == {"name": unit["name"], "path": unit["path"]}
+    assert owned["alerting"]["unit"] == document["alerting"]["unit"]["name"]
     assert not {"/etc/grafana", "/var/lib/grafana", "/etc/grafana/provisioning"} & set(
         owned["grafana"]["paths"]
     )

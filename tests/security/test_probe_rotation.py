@@ -127,13 +127,14 @@ def test_rotation_phases_lose_no_interval_and_the_listener_switches_keys(tmp_pat
 
     listener, initiator, started, ended = asyncio.run(scenario())
     window = [sample for sample in samples if started <= sample.time <= ended]
-    # No interval without a sample: every gap, the window's ends included, under 1.5 intervals. (Counting
-    # samples against the window's length failed under load: each test boundary, every 3 s, adds the new
-    # iperf3's setup time to one gap without losing an interval.)
+    # No interval without a sample: every gap, the window's ends included, under 2 intervals (a lost interval
+    # makes one of 2 or more). Each test boundary, every 3 s, adds the new iperf3's setup time to one gap
+    # without losing an interval: under load that was over half an interval, so neither counting samples
+    # against the window's length nor gaps under 1.5 intervals held.
     times = [started, *(sample.time for sample in window), ended]
     assert all(sample.up == 1 for sample in window), [(s.time - started, s.up) for s in window]
     gaps = [round(b - a, 2) for a, b in zip(times, times[1:])]
-    assert max(gaps) < 1.5 * INTERVAL, gaps
+    assert max(gaps) < 2 * INTERVAL, gaps
     assert listener.key_stamp == file_stamp(str(tmp_path / "L/listener.pem"))  # restarted with the new key
     assert sorted(p.name for p in (tmp_path / "I/peers").iterdir()) == ["L.password", "L.pem"]
     assert "config_error" not in phases
