@@ -24,6 +24,7 @@ import os  # noqa: E402
 import yaml  # noqa: E402
 from ansible.errors import AnsibleActionFail  # noqa: E402
 from ansible.plugins.action import ActionBase  # noqa: E402
+from ansible.utils.hashing import secure_hash  # noqa: E402
 
 DOCUMENT_SCHEMA = 2  # the host document this action reads (syntraf_ctl/render.py writes it)
 
@@ -61,7 +62,12 @@ class ActionModule(ActionBase):
                 "name": document["account"]["name"],
                 "file": self._file(host_dir, document["account"]),
             },
-            "copies": [dict(document["probe"]["target"], sha256=self._sha256(host_dir, document["probe"]))],
+            "copies": [
+                dict(
+                    document["probe"]["target"],
+                    sha256=secure_hash(os.path.join(host_dir, document["probe"]["source"]), hashlib.sha256),
+                )
+            ],
         }
         result.update(self._execute_module("syntraf.mesh.syntraf_files", arguments, task_vars=task_vars))
         return result
@@ -70,14 +76,6 @@ class ActionModule(ActionBase):
     def _file(host_dir, entry):
         with open(os.path.join(host_dir, entry["source"]), encoding="utf-8") as stream:
             return dict(entry["target"], content=stream.read())
-
-    @staticmethod
-    def _sha256(host_dir, entry):
-        digest = hashlib.sha256()
-        with open(os.path.join(host_dir, entry["source"]), "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
 
     def _token(self, index, task_vars):
         databases = self._templar.template(task_vars.get("syntraf_influxdb", []))

@@ -60,7 +60,6 @@ outdated: {description: paths of C(copies) missing or different on the host, typ
 
 import fnmatch  # noqa: E402 (Ansible modules put their documentation first)
 import grp  # noqa: E402
-import hashlib  # noqa: E402
 import os  # noqa: E402
 import pwd  # noqa: E402
 import tempfile  # noqa: E402
@@ -118,19 +117,16 @@ def write(path, content, gid, mode):
         raise
 
 
-def outdated(entry, check_mode):
-    """Whether the host's copy of `entry` is missing, or differs in content, owner, group or mode."""
+def outdated(entry, sha256, check_mode):
+    """Whether the host's copy of `entry`, whose SHA-256 is `sha256` (None: missing), is missing or differs
+    in content, owner, group or mode."""
     gid, mode = gid_of(entry["group"], check_mode), int(entry["mode"], 8)
     try:
         status = os.stat(entry["path"])
-        digest = hashlib.sha256()
-        with open(entry["path"], "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
     except OSError:
         return True
     same_attributes = status.st_gid == gid and status.st_mode & 0o7777 == mode and not status.st_uid
-    return not same_attributes or digest.hexdigest() != entry["sha256"]
+    return not same_attributes or sha256 != entry["sha256"]
 
 
 def account_exists(name):
@@ -227,7 +223,8 @@ def main():
                 removed.append(path)
                 if not check:
                     os.unlink(path)
-    stale = [entry["path"] for entry in module.params["copies"] if outdated(entry, check)]
+    copies = module.params["copies"]
+    stale = [entry["path"] for entry in copies if outdated(entry, module.sha256(entry["path"]), check)]
     module.exit_json(
         changed=changed or bool(removed),
         changed_tags=sorted(tags - {""}),
