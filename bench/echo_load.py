@@ -1,14 +1,17 @@
 """Echo benchmark: what the probe's echo (probe/syntraf_probe/voice.py) costs a supervisor with 63 peers,
-as in bench/probe_load.py (63 receiving and 63 sending edges): it requests from the 63 listeners of the
-edges it receives and answers the 63 peers that receive from it, each at `--rate` requests per second.
+as in bench/probe_load.py (63 receiving and 63 sending edges, a pair with each peer): one exchange per pair
+at `--rate` requests per second, requested by the pair's lower uid. The probe requests from `--asked` peers
+(default half, as a host in the middle of a full mesh's uids; 63: the lowest uid, 0: the highest) and
+answers the others.
 
-This process runs the probe's own Voice (the code the supervisor runs) for host `p` on 127.0.0.2; a child
+This process runs the probe's own Voice (the code the supervisor runs) for host `m` on 127.0.0.2; a child
 process plays the 63 peers (an echo socket each, on 127.0.1.N, each at its own phase of the period, as
-unsynchronised hosts send), so only the probe's side is measured.
+unsynchronised hosts send; `z..` above the probe's uid, answering it, `a..` below, requesting from it),
+so only the probe's side is measured.
 Prints the CPU (% of one core; user: the Python, system: the syscalls, with loopback's delivery) and the RSS
 the echo adds, the echo loss, and how many round trips a point holds (the rate's trade-off, docs/metrics.md).
 
-    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 1]
+    .venv/bin/python bench/echo_load.py [--seconds 60] [--peers 63] [--rate 1] [--asked 32]
 """
 
 from __future__ import annotations
@@ -27,15 +30,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 
 from syntraf_probe.config import parse_config  # noqa: E402
 from syntraf_probe.echo import EchoSocket, Reflector, Requester, echo_key, users_hash  # noqa: E402
+from syntraf_probe.meter import Sample  # noqa: E402
 from syntraf_probe.voice import MIN_REQUESTS, Voice  # noqa: E402
 
+HOST = "m"
 PROBE = "127.0.0.2"
 PORT = 25300
 PASSWORD = "bench-password"
+HEARD = Sample(0.0, 68800.0, 1.5, 50, 0, 0.0, 1)  # each end's last iperf3 interval: replies copy it
 
 
 def peer_address(index: int) -> str:
     return f"127.0.1.{index}"
+
+
+def peer_name(index: int, asked: int) -> str:
+    """The probe requests from the peers above its uid: the first `asked`."""
+    return f"z{index:02d}" if index <= asked else f"a{index:02d}"
 
 
 def edge(src: str, dst: str, port: int, addresses: dict[str, str]) -> dict:
@@ -47,25 +58,25 @@ def edge(src: str, dst: str, port: int, addresses: dict[str, str]) -> dict:
     }  # fmt: skip
 
 
-def probe_config(work: Path, peers: int, rate: float):
-    addresses = {"p": PROBE, **{f"peer{i:02d}": peer_address(i) for i in range(1, peers + 1)}}
+def probe_config(work: Path, peers: int, rate: float, asked: int):
+    addresses = {HOST: PROBE, **{peer_name(i, asked): peer_address(i) for i in range(1, peers + 1)}}
     keys = work / "peers"
     keys.mkdir()
     users = []
     edges = []
     for i in range(1, peers + 1):
-        name = f"peer{i:02d}"
+        name = peer_name(i, asked)
         (keys / f"{name}.password").write_text(PASSWORD + "\n")
         users.append(f"{name},{users_hash(name, PASSWORD)}")
-        edges.append(edge(name, "p", 20000 + i, addresses))  # p receives: p initiates, requests
-        edges.append(edge("p", name, 21000 + i, addresses))  # p sends: the peer initiates, p answers
+        edges.append(edge(name, HOST, 20000 + i, addresses))  # the probe receives: it initiates
+        edges.append(edge(HOST, name, 21000 + i, addresses))  # the probe sends: the peer initiates
     (work / "users.csv").write_text("\n".join(users) + "\n")
     (work / "token").write_text("bench\n")
     config = {
-        "schema": 1, "revision": "bench", "host": "p", "group": "bench", "address": PROBE,
+        "schema": 1, "revision": "bench", "host": HOST, "group": "bench", "address": PROBE,
         "iperf3": {"binary": "/usr/bin/iperf3", "test_duration": 3600, "connect_timeout_ms": 3000},
         "auth": {"time_skew_threshold": 10, "private_key_path": str(work / "unused.pem"),
-                 "authorized_users_path": str(work / "users.csv"), "username": "p",
+                 "authorized_users_path": str(work / "users.csv"), "username": HOST,
                  "public_keys_dir": str(keys)},
         "edges": edges,
         "databases": [{"name": "none", "url": "http://127.0.0.1:1", "org": "b", "bucket": "b",
@@ -77,16 +88,18 @@ def probe_config(work: Path, peers: int, rate: float):
     return parse_config(json.dumps(config), "bench.json")
 
 
-def run_peers(peers: int, rate: float, seconds: float) -> None:
-    """The other ends: each peer answers p and requests from p (the edge it receives from p), at its own
+def run_peers(peers: int, rate: float, seconds: float, asked: int) -> None:
+    """The other ends: a peer above the probe's uid answers it, one below requests from it, each at its own
     phase of the period, as unsynchronised hosts do; read every 5 ms."""
-    p_key = echo_key(users_hash("p", PASSWORD))
+    probe_key = echo_key(users_hash(HOST, PASSWORD))
+    heard = (HEARD.jitter_ms, HEARD.loss_pct)
     sockets = []
     for i in range(1, peers + 1):
-        name = f"peer{i:02d}"
-        echo = EchoSocket(peer_address(i), PORT, 46, Reflector({"p": p_key}, 2 * rate))
-        key = echo_key(users_hash(name, PASSWORD))
-        echo.requesters[(PROBE, PORT)] = Requester(name, key, 46, time.time_ns() // 1000, 10**9)
+        name = peer_name(i, asked)
+        echo = EchoSocket(peer_address(i), PORT, 46, Reflector({HOST: probe_key}, 2 * rate, lambda u: heard))
+        if name < HOST:
+            key = echo_key(users_hash(name, PASSWORD))
+            echo.requesters[(PROBE, PORT)] = Requester(name, key, 46, time.time_ns() // 1000, 10**9)
         sockets.append(echo)
     start = time.monotonic()
     due = [start + i / (peers * rate) for i in range(peers)]
@@ -110,13 +123,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name, default in (("seconds", 60.0), ("peers", 63), ("rate", 1.0)):  # rate: the inventory's default
         parser.add_argument(f"--{name}", type=type(default), default=default)
+    parser.add_argument("--asked", type=int, help="peers the probe requests from (default: half)")
     args = parser.parse_args()
+    asked = (args.peers + 1) // 2 if args.asked is None else args.asked
     with tempfile.TemporaryDirectory(prefix="syntraf-echo-bench-") as directory:
-        config = probe_config(Path(directory), args.peers, args.rate)
+        config = probe_config(Path(directory), args.peers, args.rate, asked)
         before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         lines: list[str] = []
-        voice = Voice(config, lines.extend, lambda edge: None)
-        peers = multiprocessing.Process(target=run_peers, args=(args.peers, args.rate, args.seconds + 4))
+        voice = Voice(config, lines.extend, lambda edge: HEARD)
+        peers = multiprocessing.Process(
+            target=run_peers, args=(args.peers, args.rate, args.seconds + 4, asked)
+        )
         peers.start()
 
         async def measure() -> tuple[float, float, float]:
@@ -133,7 +150,10 @@ def main() -> int:
         peers.join()
         after_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sent, lost = total(lines, "echo_sent"), total(lines, "echo_lost")
-    print(f"echo: {args.peers} peers asked and {args.peers} answered, {args.rate:g}/s each, {elapsed:.0f} s")
+    print(
+        f"echo: {args.peers} peers, one exchange each ({asked} asked, {args.peers - asked} answered), "
+        f"{args.rate:g}/s each, {elapsed:.0f} s"
+    )
     print(
         f"CPU of the echo: {100 * (user + system):.2f} % of one core "
         f"(user {100 * user:.2f} %: Python; system {100 * system:.2f} %: the syscalls, loopback delivery)"
@@ -144,7 +164,7 @@ def main() -> int:
     )
     added = after_rss - before_rss
     print(f"RSS: {before_rss:.1f} MB before the echo, peak {after_rss:.1f} MB (+{added:.1f} MB)")
-    print(f"echo requests sent {sent}, lost {lost}, {len(lines)} points")
+    print(f"echo per edge written: sent {sent}, lost {lost}, over {len(lines)} points")
     return 0
 
 

@@ -1,9 +1,12 @@
 """A UDP echo for round-trip time and DSCP per edge: one socket per mesh group, in the supervisor.
 
-The host that initiates a pair's iperf3 tests (it can reach the other, even from behind NAT) sends small
+One exchange per pair of hosts, whatever edges they have: a host of the pair that initiates iperf3 tests
+with the other (it can reach it, even from behind NAT; of two, the lower uid: voice.py) sends small
 requests to the other's echo socket, marked with the group's DSCP; the other answers each with a reply of
 the same size, marked the same. Both read the TOS byte of what arrives (IP_RECVTOS): the reflector copies
-the request's into its reply, so the requester knows the DSCP as it arrived in both directions.
+the request's into its reply, so the requester knows the DSCP as it arrived in both directions. The
+reflector also copies the jitter and loss of its last iperf3 interval of the edge it receives from the
+requester (`heard`), so the requester can score that edge's MOS too; requests carry room for it.
 
 Cheap at any number of peers: the socket is read in batches on the supervisor's timer (`drain`), not woken
 per datagram. Round trips stay exact: the kernel stamps each datagram's arrival (SO_TIMESTAMPNS), and a
@@ -22,24 +25,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import socket
 import struct
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Optional
 
-MAGIC = b"SYE2"
+MAGIC = b"SYE3"  # SYE2 had no `heard`: a mixed pair's packets differ in size and magic, and are dropped
 REQUEST, REPLY = 1, 2
 USER_SIZE = 32
 # magic, kind, user (NUL-padded), sequence, the requester's clock (ns), the TOS the reflector saw, how long
-# the reflector held the request (ns, from its arrival to the reply)
-_BODY = struct.Struct(f"!4sB{USER_SIZE}sQQBI")
+# the reflector held the request (ns, from its arrival to the reply), the jitter (ms) and loss (%) of the
+# reflector's last iperf3 interval of the requester's edge to it (NaN: none, or down; a request's are NaN)
+_BODY = struct.Struct(f"!4sB{USER_SIZE}sQQBIdd")
 _REPLY_KIND = bytes([REPLY])  # the kind byte of a reply, after the magic
 MAC_SIZE = 16
 SIZE = _BODY.size + MAC_SIZE
 KEY_CONTEXT = b"syntraf echo v1"
 MacKey = hashlib.blake2s  # a pair's key, as a keyed BLAKE2s that has absorbed it (echo_key)
 HELD_MAX = 2**32 - 1
+NAN = math.nan
+Heard = Callable[[bytes], Optional[tuple[float, float]]]  # user field -> (jitter ms, loss %) of its edge
 SO_TIMESTAMPNS = 35  # Linux; Python's socket module names it only from 3.14
 _TIMESPEC = struct.Struct("@qq")  # the kernel's receive time (CLOCK_REALTIME): seconds, nanoseconds
 _ANCILLARY_SPACE = socket.CMSG_SPACE(1) + socket.CMSG_SPACE(_TIMESPEC.size)
@@ -69,6 +76,8 @@ class Message(NamedTuple):
     sent_ns: int
     tos_seen: int
     held_ns: int
+    heard_jitter_ms: float = NAN
+    heard_loss_pct: float = NAN
 
 
 def _mac(key: MacKey, body: bytes) -> bytes:
@@ -112,11 +121,17 @@ class TokenBucket:
         return True
 
 
-class Reflector:
-    """Answers the requests of known users: `keys` maps a user to the pair's echo key."""
+def _nothing_heard(user: bytes) -> None:
+    return None
 
-    def __init__(self, keys: dict[str, MacKey], rate: float) -> None:
+
+class Reflector:
+    """Answers the requests of known users: `keys` maps a user to the pair's echo key, `heard` gives the
+    iperf3 interval a reply copies (default: none)."""
+
+    def __init__(self, keys: dict[str, MacKey], rate: float, heard: Heard = _nothing_heard) -> None:
         self.keys = {user_field(user): key for user, key in keys.items()}
+        self.heard = heard
         self.answering = self.keys  # the users answered now: all, or a rotating group's current peers
         self.rate = rate  # requests per second per user it answers (twice what a requester sends)
         self.buckets: dict[bytes, TokenBucket] = {}
@@ -136,7 +151,8 @@ class Reflector:
             return None
         self.last_sequence[message.user] = message.sequence
         held = min(HELD_MAX, max(0, now_ns - received_ns))
-        reply = Message(REPLY, message.user, message.sequence, message.sent_ns, tos, held)
+        jitter, loss = self.heard(message.user) or (NAN, NAN)
+        reply = Message(REPLY, message.user, message.sequence, message.sent_ns, tos, held, jitter, loss)
         return pack(reply, self.answering[message.user])
 
     def answer_only(self, users: Iterable[str]) -> None:
@@ -162,6 +178,7 @@ class EchoStats:
     dscp_here: Optional[int]  # the DSCP most replies had on arrival here
     remarked_there_pct: Optional[float]  # requests that arrived with another DSCP than marked
     remarked_here_pct: Optional[float]
+    heard: Optional[tuple[float, float]] = None  # the reflector's last iperf3 interval (jitter, loss)
 
     @property
     def rtt_p95_ms(self) -> Optional[float]:
@@ -185,11 +202,12 @@ class Requester:
         self.sequence = first_sequence  # wall-clock based: above what the reflector saw before a restart
         self.sent: dict[int, int] = {}  # sequence -> sent (ns)
         self.replies: dict[int, tuple[int, int, int]] = {}  # sequence -> (rtt ns, TOS there, TOS here)
+        self.heard: Optional[tuple[float, float]] = None  # as the latest reply said
 
     def request(self, now_ns: int) -> bytes:
         self.sequence += 1
         self.sent[self.sequence] = now_ns
-        return pack(Message(REQUEST, self.user, self.sequence, now_ns, 0, 0), self.key)
+        return pack(Message(REQUEST, self.user, self.sequence, now_ns, 0, 0), self.key)  # room for `heard`
 
     def on_reply(self, data: bytes, tos: int, received_ns: int) -> bool:
         message = unpack(data, self._key_of)
@@ -199,13 +217,16 @@ class Requester:
         if received_ns - sent > self.timeout_ns:
             return False  # too late: counted as lost
         self.replies[message.sequence] = (received_ns - sent - message.held_ns, message.tos_seen, tos)
+        jitter, loss = message.heard_jitter_ms, message.heard_loss_pct
+        self.heard = None if math.isnan(jitter) else (jitter, loss)
         return True
 
     def _key_of(self, user: bytes) -> Optional[MacKey]:
         return self.key if user == self.user else None
 
     def stats(self, start_ns: int, end_ns: int) -> EchoStats:
-        """The requests sent in [start, end) (whose replies had `timeout` to come); forgets them."""
+        """The requests sent in [start, end) (whose replies had `timeout` to come), and the latest reply's
+        `heard`; forgets them."""
         sequences = sorted(seq for seq, sent in self.sent.items() if start_ns <= sent < end_ns)
         answered = [self.replies.pop(seq) for seq in sequences if seq in self.replies]
         for seq in sequences:
@@ -220,6 +241,7 @@ class Requester:
             dscp_here=_most_common(here),
             remarked_there_pct=_remarked(there, self.dscp),
             remarked_here_pct=_remarked(here, self.dscp),
+            heard=self.heard,
         )
 
 

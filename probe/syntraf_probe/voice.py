@@ -1,6 +1,8 @@
-"""The group's echo in the supervisor: requests to the peers this host initiates tests with, answers to the
-peers that initiate tests with it, and per interval one `syntraf_voice` point per edge it initiates: RTT,
-echo loss, the DSCP seen in the edge's direction, and the MOS of the edge (docs/metrics.md)."""
+"""The group's echo in the supervisor: one exchange per pair of hosts. Of a pair, the host that initiates
+tests with the other requests (of two, the lower uid: `requester_of`), the other answers; the requester
+writes, per interval, one `syntraf_voice` point for each of the pair's edges, both directions: RTT, echo
+loss, the DSCP seen in the edge's direction, and the MOS of the edge from its receiver's last iperf3
+interval (its own, or the one the reflector copied into its replies) (docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import Config, ConfigError, Edge
-from .echo import EchoSocket, EchoStats, MacKey, Reflector, Requester, echo_key, users_hash
+from .echo import EchoSocket, EchoStats, MacKey, Reflector, Requester, echo_key, user_field, users_hash
 from .emodel import CODECS, mos, r_factor
 from .iperf3 import read_password
 from .lineproto import edge_tags, point, series
@@ -39,9 +41,23 @@ def echo_interval(group_interval: float, rate: float) -> float:
 
 
 def tick_ns(rate: float, peers: int) -> int:
-    """How often the socket is read: rarely, but before QUEUED_MAX datagrams queue from `peers` (those
-    requested and those answered), each sending `rate` a second."""
+    """How often the socket is read: rarely, but before QUEUED_MAX datagrams queue from `peers` (one
+    exchange each: those requested reply, those answered request), each sending `rate` a second."""
     return min(TICK_MAX_NS, int(1e9 * QUEUED_MAX / (rate * max(1, peers))))
+
+
+def requester_of(edges: list[Edge]) -> str:
+    """Who requests for a pair of hosts (the group's edges between them): a host that initiates tests with
+    the other, so can reach it; of two (each initiates an edge, the usual full mesh), the lower uid, as
+    both ends decide alike. One exchange then serves both edges: a round trip is the same either way."""
+    return min(edge.initiator for edge in edges)
+
+
+def mos_inputs(sample: Optional[Sample]) -> Optional[tuple[float, float]]:
+    """The jitter (ms) and loss (%) a MOS is scored with: an iperf3 interval that was up."""
+    if sample is None or sample.up != 1 or sample.jitter_ms is None:
+        return None
+    return sample.jitter_ms, float(sample.loss_pct)
 
 
 def reflector_keys(users_path: str) -> dict[str, MacKey]:
@@ -77,27 +93,32 @@ class Voice:
         dscp = config.edges[0].dscp  # one profile per group: its edges share the DSCP
         listens = any(edge.listener == config.host for edge in config.edges)  # else it has no users file
         keys = reflector_keys(config.auth.authorized_users_path) if listens else {}
+        host = config.host
+        # the edge each requester (a user: a host uid) sends this host: its iperf3 interval goes in replies
+        self.received_from = {user_field(edge.src): edge for edge in config.edges if edge.dst == host}
         # answers at twice the rate a requester sends: a peer's restart or a late burst is still answered
-        reflector = Reflector(keys, 2 * config.echo.rate)
+        reflector = Reflector(keys, 2 * config.echo.rate, self.heard)
         self.socket = EchoSocket(config.address, config.echo.port, dscp, reflector)
-        self.edges_of: dict[tuple[str, int], list[Edge]] = {}
-        self.series: dict[str, str] = {}  # edge name -> its points' measurement and tags, escaped once
+        pairs: dict[str, list[Edge]] = {}  # peer host -> the edges between it and this host
         for edge in config.edges:
-            if edge.initiator == config.host:
-                self.series[edge.name] = series("syntraf_voice", edge_tags(edge))
-                peer = (edge.connect_address, config.echo.port)
-                self.edges_of.setdefault(peer, []).append(edge)
-                if peer not in self.socket.requesters:
-                    password = read_password(
-                        str(Path(config.auth.public_keys_dir) / f"{edge.listener}.password")
-                    )
-                    key = echo_key(users_hash(config.auth.username, password))
-                    self.socket.requesters[peer] = Requester(
-                        config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
-                    )
+            pairs.setdefault(edge.dst if edge.src == host else edge.src, []).append(edge)
+        self.edges_of: dict[tuple[str, int], list[Edge]] = {}  # the peers requested, by echo address
+        self.series: dict[str, str] = {}  # edge name -> its points' measurement and tags, escaped once
+        for edges in pairs.values():
+            if requester_of(edges) == host:
+                initiated = next(edge for edge in edges if edge.initiator == host)
+                peer = (initiated.connect_address, config.echo.port)
+                self.edges_of[peer] = edges
+                self.series.update((edge.name, series("syntraf_voice", edge_tags(edge))) for edge in edges)
+                password = read_password(
+                    str(Path(config.auth.public_keys_dir) / f"{initiated.listener}.password")
+                )
+                key = echo_key(users_hash(config.auth.username, password))
+                self.socket.requesters[peer] = Requester(
+                    config.auth.username, key, dscp, time.time_ns() // 1000, TIMEOUT_NS
+                )
         self.sending = list(self.edges_of)  # the peers requested now: all, or a rotating group's current
-        answered = {edge.initiator for edge in config.edges if edge.listener == config.host}
-        self.tick_ns = tick_ns(config.echo.rate, len(self.edges_of) + len(answered))
+        self.tick_ns = tick_ns(config.echo.rate, len(pairs))
         self.epochs: Optional[tuple[int, range]] = None  # (current, answered) when last followed
 
     def follow_schedule(self, now: float) -> None:
@@ -141,18 +162,29 @@ class Voice:
             self.socket.close()
 
     def lines(self, start_ns: int, end_ns: int) -> list[str]:
+        """The points of [start, end) (monotonic): of the edges that ran in it, with peers requested in it."""
         time_wall = (end_ns - time.monotonic_ns()) / 1e9 + time.time()
+        # a rotating group runs a pair's two edges in different epochs, and an interval may span two
+        # (an epoch is at least 10 s, an interval at most): the edges that ran at its start or its end
+        times = (time_wall - (end_ns - start_ns) / 1e9, time_wall - 1e-3)
         out = []
         for peer, requester in self.socket.requesters.items():
             stats = requester.stats(start_ns, end_ns)
             if stats.sent == 0:
                 continue  # not requested in the interval: a rotating group's peer of another epoch
-            for edge in self.edges_of[peer]:
-                out.append(point(self.series[edge.name], self.fields(edge, stats), time_wall))
+            edges = self.edges_of[peer]
+            ran = {
+                edge.name
+                for at in times
+                for edge in running(edges, self.config.schedule, self.config.host, at)
+            }
+            for edge in edges:
+                if edge.name in ran:
+                    out.append(point(self.series[edge.name], self.fields(edge, stats), time_wall))
         return out
 
     def fields(self, edge: Edge, stats: EchoStats) -> dict:
-        here = edge.dst == self.config.host  # the replies travel in the edge's direction
+        here = edge.dst == self.config.host  # the replies travel in the edge's direction, and it receives
         rtt = stats.rtt_ms
         fields = {
             "echo_sent": stats.sent,
@@ -165,10 +197,16 @@ class Voice:
             "dscp_seen": stats.dscp_here if here else stats.dscp_there,
             "remarked_pct": stats.remarked_here_pct if here else stats.remarked_there_pct,
         }
-        sample = self.last_sample(edge) if here else None
-        if rtt and sample is not None and sample.up == 1 and sample.jitter_ms is not None:
-            r = r_factor(fields["rtt_mean_ms"], sample.jitter_ms, sample.loss_pct, self.codec)
+        # the receiver's last iperf3 interval: this host's, or the peer's as its latest reply copied it
+        inputs = mos_inputs(self.last_sample(edge)) if here else stats.heard
+        if rtt and inputs is not None:
+            r = r_factor(fields["rtt_mean_ms"], *inputs, self.codec)
             fields["r_factor"], fields["mos"] = round(r, 2), round(mos(r), 3)
             # the iperf3 interval it was scored with: a MOS can be checked against its inputs
-            fields["mos_jitter_ms"], fields["mos_loss_pct"] = sample.jitter_ms, float(sample.loss_pct)
+            fields["mos_jitter_ms"], fields["mos_loss_pct"] = inputs
         return fields
+
+    def heard(self, user: bytes) -> Optional[tuple[float, float]]:
+        """What a reply to `user` copies: the MOS inputs of this host's last iperf3 interval of its edge."""
+        edge = self.received_from.get(user)
+        return mos_inputs(self.last_sample(edge)) if edge is not None else None

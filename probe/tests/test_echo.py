@@ -4,8 +4,10 @@ loopback (the TOS byte read with IP_RECVTOS)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
+import struct
 import time
 from typing import Callable, Optional
 
@@ -41,16 +43,22 @@ def request(sequence: int, key: MacKey = KEY, user: str = "lab2") -> bytes:
     return pack(Message(REQUEST, user_field(user), sequence, 123, 0, 0), key)
 
 
+def fields(message: Optional[Message]) -> tuple:
+    """A message's fields, nothing heard (NaN, which equals nothing) as None."""
+    assert message is not None
+    return (*message[:6], *(None if math.isnan(value) else value for value in message[6:]))
+
+
 def test_a_packet_is_accepted_only_whole_and_under_its_users_key():
     data = request(7)
     assert len(data) == SIZE
-    assert unpack(data, keys("lab2", KEY)) == Message(REQUEST, LAB2, 7, 123, 0, 0)
+    assert fields(unpack(data, keys("lab2", KEY))) == (REQUEST, LAB2, 7, 123, 0, 0, None, None)
     assert unpack(data, keys("lab2", OTHER)) is None  # another pair's key
     assert unpack(data, keys("lab3", KEY)) is None  # a user nobody configured
     assert unpack(data[:-1], keys("lab2", KEY)) is None and unpack(data + b"x", keys("lab2", KEY)) is None
     flipped = bytes([data[0] ^ 1]) + data[1:]
     assert unpack(flipped, keys("lab2", KEY)) is None
-    tampered = data[:-20] + bytes([data[-20] ^ 1]) + data[-19:]  # the held time, after the MAC was made
+    tampered = data[:-20] + bytes([data[-20] ^ 1]) + data[-19:]  # the loss heard, after the MAC was made
     assert unpack(tampered, keys("lab2", KEY)) is None
     # the key is derived, not the credential's hash itself (which iperf3's users file holds)
     credential = hashlib.blake2s(key=bytes.fromhex(users_hash("lab2", "pair-password")), digest_size=16)
@@ -61,7 +69,7 @@ def test_the_reflector_answers_each_valid_request_once_and_never_more_than_it_go
     reflector = Reflector({"lab2": KEY}, rate=20)
     reply = reflector.answer(request(1), tos=EF << 2, received_ns=0, now_ns=3 * MS)
     assert reply is not None and len(reply) == len(request(1))
-    assert unpack(reply, keys("lab2", KEY)) == Message(REPLY, LAB2, 1, 123, EF << 2, 3 * MS)  # held 3 ms
+    assert fields(unpack(reply, keys("lab2", KEY))) == (REPLY, LAB2, 1, 123, EF << 2, 3 * MS, None, None)
     assert reflector.answer(request(1), EF << 2, 10 * MS, 10 * MS) is None  # a replay
     assert reflector.answer(request(0), EF << 2, 20 * MS, 20 * MS) is None  # older than the last answered
     assert reflector.answer(reply, EF << 2, 30 * MS, 30 * MS) is None  # a reply is never answered
@@ -69,6 +77,42 @@ def test_the_reflector_answers_each_valid_request_once_and_never_more_than_it_go
     assert reflector.answer(os.urandom(SIZE), 0, 50 * MS, 50 * MS) is None  # junk
     assert reflector.answer(b"", 0, 60 * MS, 60 * MS) is None
     assert reflector.dropped == 6
+
+
+def test_a_reply_copies_what_the_reflector_heard_from_the_requester_in_the_requests_room():
+    """One exchange serves a pair's two edges (voice.py): the reply carries the jitter and loss of the
+    reflector's last iperf3 interval of the requester's edge to it, in room the request already has."""
+    heard = {LAB2: (1.25, 3.0)}
+    reflector = Reflector({"lab2": KEY, "lab3": OTHER}, rate=20, heard=heard.get)
+    reply = reflector.answer(request(1), EF << 2, 0, 0)
+    assert reply is not None and len(reply) == len(request(1)) == SIZE
+    assert fields(unpack(reply, keys("lab2", KEY)))[6:] == (1.25, 3.0)
+    nothing = reflector.answer(request(1, OTHER, "lab3"), EF << 2, 0, 0)  # lab3's edge: no interval up
+    assert fields(unpack(nothing, keys("lab3", OTHER)))[6:] == (None, None)
+    requester = Requester("lab2", KEY, EF, first_sequence=10, timeout_ns=1000 * MS)
+    for k, loss in enumerate((3.0, 5.0)):
+        heard[LAB2] = (1.25, loss)
+        data = requester.request(k * 100 * MS)
+        assert requester.on_reply(reflector.answer(data, EF << 2, 0, 0), EF << 2, (k * 100 + 80) * MS)
+    assert requester.stats(0, 1000 * MS).heard == (1.25, 5.0)  # the latest reply's
+
+
+def test_a_packet_of_the_previous_version_is_dropped_and_counted_never_parsed():
+    """A mixed pair (one end upgraded) fails closed: SYE2 packets, MAC valid under the pair's key, are
+    junk to SYE3 (another magic and size); an SYE2 end drops SYE3's likewise (it wanted its own size)."""
+    body = struct.pack(f"!4sB{len(LAB2)}sQQBI", b"SYE2", REQUEST, LAB2, 1, 123, 0, 0)
+    mac = KEY.copy()
+    mac.update(body)
+    old = body + mac.digest()
+    reflector = Reflector({"lab2": KEY}, rate=20)
+    assert reflector.answer(old, EF << 2, 0, 0) is None and reflector.dropped == 1
+    requester = Requester("lab2", KEY, EF, first_sequence=0, timeout_ns=1000 * MS)
+    requester.request(0)
+    old_reply = struct.pack(f"!4sB{len(LAB2)}sQQBI", b"SYE2", REPLY, LAB2, 1, 0, 0, 0)
+    mac = KEY.copy()
+    mac.update(old_reply)
+    assert not requester.on_reply(old_reply + mac.digest(), EF << 2, MS)
+    assert len(old) < SIZE and request(1)[:4] == b"SYE3"
 
 
 def test_the_reflector_is_rate_limited_per_user():

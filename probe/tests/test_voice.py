@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from dataclasses import replace
 
@@ -15,10 +16,22 @@ from syntraf_probe.config import ConfigError, parse_config
 from syntraf_probe.echo import users_hash
 from syntraf_probe.emodel import CODECS, mos, r_factor
 from syntraf_probe.meter import Sample
-from syntraf_probe.voice import MIN_REQUESTS, QUEUED_MAX, TICK_MAX_NS, Voice, echo_interval, tick_ns
+from syntraf_probe.voice import MIN_REQUESTS, TICK_MAX_NS, Voice, echo_interval, tick_ns
 
 ADDRESSES = {"a": "127.0.0.2", "b": "127.0.0.3"}
 PORT = 25301  # the group's echo port (each host binds its own address)
+
+
+def authenticate(data: dict, tmp_path, host: str, keys, users) -> None:
+    """The iperf3 authentication the echo's keys come from: the peers' passwords in the directory `keys`,
+    the users file `users` (absent for a host that listens for no edge)."""
+    data["auth"] = {
+        "time_skew_threshold": 10,
+        "private_key_path": str(tmp_path / "unused.pem"),
+        "authorized_users_path": str(users),
+        "username": host,
+        "public_keys_dir": str(keys),
+    }
 
 
 def host_config(tmp_path, host: str, echo: dict):
@@ -30,13 +43,7 @@ def host_config(tmp_path, host: str, echo: dict):
     users = tmp_path / f"users-{host}"
     if host == "a":  # b listens for no edge: like a host behind NAT, it has no users file
         users.write_text(f"# users\nb,{users_hash('b', 'pair-password')}\n")
-    data["auth"] = {
-        "time_skew_threshold": 10,
-        "private_key_path": str(tmp_path / "unused.pem"),
-        "authorized_users_path": str(users),
-        "username": host,
-        "public_keys_dir": str(keys),
-    }
+    authenticate(data, tmp_path, host, keys, users)
     data["echo"] = echo
     return parse_config(json.dumps(data), f"{host}.json")
 
@@ -73,6 +80,60 @@ def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
     assert a.socket.reflector.dropped == 0
 
 
+def mutual_config(tmp_path, host: str, echo: dict):
+    """A pair of the usual full mesh: an edge each way, each initiated by its receiver (reverse mode), each
+    listener with its own iperf3 password."""
+    peer = "b" if host == "a" else "a"
+    edges = [edge(ADDRESSES, "voip", "a", "b", 15001), edge(ADDRESSES, "voip", "b", "a", 15002)]
+    data = config(tmp_path, host, "voip", edges, "http://127.0.0.1:1", ADDRESSES[host])
+    keys = tmp_path / f"mutual-keys-{host}"
+    keys.mkdir()
+    (keys / f"{peer}.password").write_text(f"{peer}-password\n")
+    users = tmp_path / f"mutual-users-{host}"
+    users.write_text(f"{peer},{users_hash(peer, f'{host}-password')}\n")
+    authenticate(data, tmp_path, host, keys, users)
+    data["echo"] = echo
+    return parse_config(json.dumps(data), f"{host}.json")
+
+
+def test_a_pair_with_an_edge_each_way_makes_one_exchange_and_its_requester_writes_both_edges(tmp_path):
+    """Both hosts initiate an edge with the other: only the lower uid (a) requests, b answers; a writes
+    a point for each edge. b->a (a receives): the replies' DSCP as a read it, and a's iperf3 interval;
+    a->b (b receives): the requests' DSCP as b read it, and b's interval, copied into b's replies. b marks
+    its replies CS0 (a remark on the way back, made by the real socket): only b->a shows it."""
+    echo = {"port": PORT + 3, "rate": 10, "codec": "g711"}
+    heard_by = {"a": Sample(0.0, 68800.0, 2.0, 50, 1, 2.0, 1), "b": Sample(0.0, 68800.0, 5.0, 50, 5, 10.0, 1)}
+    lines: list[str] = []
+    a = Voice(mutual_config(tmp_path, "a", echo), lines.extend, lambda e: heard_by[e.dst])
+    b = Voice(mutual_config(tmp_path, "b", echo), lines.extend, lambda e: heard_by[e.dst])
+    b.socket.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0)
+    assert (len(a.socket.requesters), len(b.socket.requesters)) == (1, 0)
+
+    async def run() -> None:
+        tasks = [asyncio.ensure_future(voice.run()) for voice in (a, b)]
+        await asyncio.sleep(2.4)  # a 1 s window, written a second after it ends
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    points = {}
+    for item in lines:
+        tags = dict(tag.split("=") for tag in item.split(" ")[0].split(",")[1:])
+        points.setdefault((tags["src"], tags["dst"]), fields_of(item))
+    assert set(points) == {("a", "b"), ("b", "a")}
+    for (_, dst), fields in points.items():
+        assert fields["echo_sent"] == pytest.approx(10, abs=1) and fields["echo_lost"] == 0
+        remarked = dst == "a"  # b's replies travel b->a
+        assert (fields["dscp_seen"], fields["remarked_pct"]) == ((0, 100) if remarked else (46, 0))
+        heard = heard_by[dst]
+        assert (fields["mos_jitter_ms"], fields["mos_loss_pct"]) == (heard.jitter_ms, heard.loss_pct)
+        expected = mos(r_factor(fields["rtt_mean_ms"], heard.jitter_ms, heard.loss_pct, CODECS["g711"]))
+        assert fields["mos"] == pytest.approx(expected, abs=0.002)
+    assert points[("a", "b")]["rtt_mean_ms"] == points[("b", "a")]["rtt_mean_ms"]  # one exchange
+    assert a.socket.reflector.dropped == b.socket.reflector.dropped == 0
+
+
 def test_a_point_holds_at_least_ten_round_trips_whatever_the_rate(tmp_path):
     """At 2 requests/s and 1 s intervals a point summarised two round trips (its p95 was their max, its
     remark share 0, 50 or 100 %), and the points cost more CPU than its packets (bench/echo_load.py)."""
@@ -89,10 +150,10 @@ def test_the_socket_is_read_rarely_but_before_its_buffer_fills(tmp_path):
     """Ten reads a second cost the supervisor more than the datagrams of 126 peers at 1/s (bench)."""
     assert tick_ns(1, 126) == TICK_MAX_NS == 250_000_000  # 32 datagrams a read
     assert tick_ns(10, 126) == 50_793_650  # 64 datagrams a read, not 315 (more than the buffer holds)
-    cfg, _ = rotating_config(tmp_path)  # host a requests 3 peers and answers 3
+    cfg, _ = rotating_config(tmp_path)  # host a has 3 peers, an edge each way with each: 3 exchanges
     voice = Voice(replace(cfg, echo=replace(cfg.echo, rate=50)), print, print)
     voice.socket.close()
-    assert voice.tick_ns == int(1e9 * QUEUED_MAX / (50 * 6))
+    assert voice.tick_ns == tick_ns(50, 3) != tick_ns(50, 6)  # 150 datagrams a second, not 300
 
 
 def test_an_echo_without_authentication_is_refused(tmp_path):
@@ -124,9 +185,9 @@ def test_the_probe_sends_the_echo_points_with_its_flushes(tmp_path):
     assert any(item.startswith("syntraf_voice,") for item in flushed)
 
 
-def rotating_config(tmp_path):
-    """Host a of a rotating group a, b, c, d with one peer per epoch (100 s, from Unix time 0): it requests
-    from the listeners of the edges it receives (reverse mode) and answers the initiators of those it sends.
+def rotating_config(tmp_path, origin: int = 0):
+    """Host a of a rotating group a, b, c, d with one peer per epoch (100 s, from Unix time `origin`), an
+    edge each way with each peer (reverse mode): a, the lowest uid, requests from them all, for both edges.
     Epoch 0: a sends to b and receives from d; epoch 1: c both ways; epoch 2: to d, from b."""
     addresses = {"a": "127.0.0.2", "b": "127.0.0.3", "c": "127.0.0.4", "d": "127.0.0.5"}
     peers = ("b", "c", "d")
@@ -139,20 +200,15 @@ def rotating_config(tmp_path):
         (keys / f"{p}.password").write_text(f"{p}-password\n")
     users = tmp_path / "users"
     users.write_text("".join(f"{p},{users_hash(p, 'a-password')}\n" for p in peers))
-    data["auth"] = {
-        "time_skew_threshold": 10,
-        "private_key_path": str(tmp_path / "unused.pem"),
-        "authorized_users_path": str(users),
-        "username": "a",
-        "public_keys_dir": str(keys),
-    }
+    authenticate(data, tmp_path, "a", keys, users)
     data["echo"] = {"port": PORT + 2, "rate": 10, "codec": "g711"}
-    data["schedule"] = {"epoch_seconds": 100, "origin": 0, "peers": 1, "members": ["a", "b", "c", "d"]}
+    data["schedule"] = {"epoch_seconds": 100, "origin": origin, "peers": 1, "members": ["a", "b", "c", "d"]}
     return parse_config(json.dumps(data), "a.json"), addresses
 
 
 def test_a_rotating_group_echoes_the_current_epochs_peers_and_answers_them_with_a_handover(tmp_path):
-    cfg, addresses = rotating_config(tmp_path)
+    origin = int(time.time()) - 50  # now: the middle of epoch 0
+    cfg, addresses = rotating_config(tmp_path, origin)
     lines: list[str] = []
     voice = Voice(cfg, lines.extend, lambda e: None)
     try:
@@ -163,18 +219,21 @@ def test_a_rotating_group_echoes_the_current_epochs_peers_and_answers_them_with_
         def answered() -> set[str]:
             return {user.rstrip(b"\0").decode() for user in voice.socket.reflector.answering}
 
-        voice.follow_schedule(50.0)  # epoch 0, more than the skew threshold (10 s) from either boundary
-        assert (requested(), answered()) == ({"d"}, {"b", "d"})
-        voice.follow_schedule(95.0)  # epoch 1 begins within 10 s by some peer's clock: b, d and c answered
-        assert (requested(), answered()) == ({"d"}, {"b", "c", "d"})
-        voice.follow_schedule(105.0)  # epoch 1: c requested; epoch 0's peers still answered
+        # a requests from each peer with an edge in its epoch
+        voice.follow_schedule(origin + 50.0)  # epoch 0, more than the skew threshold (10 s) from a boundary
+        assert (requested(), answered()) == ({"b", "d"}, {"b", "d"})
+        voice.follow_schedule(origin + 95.0)  # epoch 1 begins within 10 s by some peer's clock: c answered
+        assert (requested(), answered()) == ({"b", "d"}, {"b", "c", "d"})
+        voice.follow_schedule(origin + 105.0)  # epoch 1: c requested; epoch 0's peers still answered
         assert (requested(), answered()) == ({"c"}, {"b", "c", "d"})
-        voice.follow_schedule(150.0)
+        voice.follow_schedule(origin + 150.0)
         assert (requested(), answered()) == ({"c"}, {"c"})
+        voice.follow_schedule(time.time())  # epoch 0 again, now
         start = time.monotonic_ns()
         voice.socket.send_requests(voice.sending)
         written = voice.lines(start, time.monotonic_ns())
         tags = [dict(tag.split("=") for tag in item.split(" ")[0].split(",")[1:]) for item in written]
-        assert [(tag["src"], tag["dst"]) for tag in tags] == [("c", "a")]  # only the requested peer's edge
+        # the edges of epoch 0 only: a->b and d->a, not b->a and a->d of the same peers (epoch 2's)
+        assert [(tag["src"], tag["dst"]) for tag in tags] == [("a", "b"), ("d", "a")]
     finally:
         voice.socket.close()
