@@ -164,8 +164,9 @@ class Voice:
     def lines(self, start_ns: int, end_ns: int) -> list[str]:
         """The points of [start, end) (monotonic): of the edges that ran in it, with peers requested in it."""
         time_wall = (end_ns - time.monotonic_ns()) / 1e9 + time.time()
-        # a rotating group runs a pair's two edges in different epochs, and an interval may span two
-        # (an epoch is at least 10 s, an interval at most): the edges that ran at its start or its end
+        # a rotating group may run a pair's two edges in different epochs, and an interval span two (an
+        # epoch is at least 10 s and 3 group intervals, syntraf-ctl; an interval at most the larger):
+        # the edges that ran at its start or its end
         times = (time_wall - (end_ns - start_ns) / 1e9, time_wall - 1e-3)
         out = []
         for peer, requester in self.socket.requesters.items():
