@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2.meta
+import jinja2
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import EncryptedString, VaultHelper
 from ansible.template import Templar, is_trusted_as_template
 from jinja2 import nodes
 
 UNPREDICTABLE_FILTERS = frozenset({"random", "shuffle", "password_hash"})  # a new result on every call
+_PARSER = jinja2.Environment()  # only parses, to see what a template reads
 _OPAQUE_NODES = (nodes.Call, nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 
@@ -70,19 +71,20 @@ class ValueTemplater:
 
     def _read_by(self, text: str) -> frozenset[str]:
         if text not in self._reads:
-            self._reads[text] = _variables_read(self._templar.environment, text)
+            self._reads[text] = _variables_read(text)
         reads = self._reads[text]
         if reads is None:
             raise _Unknowable
         return reads
 
 
-def _variables_read(environment: jinja2.Environment, text: str) -> frozenset[str] | None:
-    """The variables template `text` reads, or None when they cannot be told (or it does not parse)."""
+def _variables_read(text: str) -> frozenset[str] | None:
+    """The variables template `text` reads, or None when they cannot be told (or it does not parse here, with
+    Jinja's default syntax and no extensions: Ansible then renders it and reports any error)."""
     if text.startswith("#jinja2:"):  # overrides change the syntax; Ansible applies them when rendering
         return None
     try:
-        tree = environment.parse(text)
+        tree = _PARSER.parse(text)
     except Exception:  # noqa: BLE001 -- Ansible reports the syntax error when it renders the value
         return None
     if any(True for _ in tree.find_all(_OPAQUE_NODES)):
@@ -91,7 +93,8 @@ def _variables_read(environment: jinja2.Environment, text: str) -> frozenset[str
         name = node.name.removeprefix("ansible.builtin.")
         if name in UNPREDICTABLE_FILTERS or "." in name:
             return None
-    return frozenset(jinja2.meta.find_undeclared_variables(tree))
+    # every name it loads: its own (loop variables, `set`) too, which only makes the inputs stricter
+    return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
 
 
 def _may_template(value: Any) -> bool:
