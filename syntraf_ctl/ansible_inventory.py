@@ -166,8 +166,15 @@ def error_problem(error: AnsibleError, source: str) -> Problem:
 def _format_origin(origin: Origin | None) -> str:
     if origin is None or not origin.path:
         return ""
-    path = display_path(origin.path)
-    return f"{path}:{origin.line_num}" if origin.line_num else path
+    return _file_line(origin.path, origin.line_num, os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_line(path: str, line: int | None, cwd: str) -> str:
+    """Formatted once per place: every host sees the same group_vars lines (`cwd`: paths are shown relative
+    to it, and it may change between inventories)."""
+    shown = display_path(path)
+    return f"{shown}:{line}" if line else shown
 
 
 def _record_origins(value: Any, path: str, origins: dict[str, str], name: Any = None, depth: int = 3) -> None:
