@@ -1,9 +1,9 @@
 """Read an Ansible inventory with ansible-core's own API: hosts, groups, templated and vaulted variables.
 
 This is the only module that talks to Ansible (with syntraf_ctl.ansible_warnings, which turns its warnings
-into problems). It hands the rest of the controller plain Python values
-(dict, list, str, int, float, bool, None) plus, for each value, the file and line Ansible loaded it from,
-so validation messages can point at them.
+into problems, and syntraf_ctl.ansible_templating, which templates values). It hands the rest of the
+controller plain Python values (dict, list, str, int, float, bool, None) plus, for each value, the file and
+line Ansible loaded it from, so validation messages can point at them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultSecretsContext, get_file_vault_secret
 from ansible.plugins.vars import host_group_vars
-from ansible.template import Templar
 from ansible.utils.vars import combine_vars
 from ansible.vars.manager import VariableManager
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
+from syntraf_ctl.ansible_templating import ValueTemplater
 from syntraf_ctl.ansible_warnings import warnings_as_problems
 from syntraf_ctl.model import GLOBAL_KEYS
 from syntraf_ctl.problems import Problem, ValidationError, display_path
@@ -64,6 +64,7 @@ class LoadedInventory:
             raise ValidationError(problems) from None
         self._variables = VariableManager(loader=self._loader, inventory=self._inventory)
         self._host_cache: dict[str, Vars] = {}
+        self._templater = ValueTemplater(self._loader)
 
     @property
     def directory(self) -> str:
@@ -123,7 +124,6 @@ class LoadedInventory:
 
     def _resolve(self, scope: str, raw: dict[str, Any], keys: Iterable[str]) -> Vars:
         """Template `keys` of `raw` with `raw` as the variables, recording where each value came from."""
-        templar = Templar(loader=self._loader, variables=raw)
         result = Vars(scope, {})
         wanted = set(keys)
         result.others = {
@@ -138,7 +138,7 @@ class LoadedInventory:
                 name = str(key)
                 _record_origins(raw[key], name, result.origins, key)
                 try:
-                    result.values[name] = plain(templar.template(raw[key]))
+                    result.values[name] = self._templater.template(raw[key], raw)
                 except AnsibleError as error:
                     result.failed.add(name)
                     self.problems.append(Problem(result.origin(name), scope, name, _template_error(error)))
@@ -166,22 +166,15 @@ def error_problem(error: AnsibleError, source: str) -> Problem:
 def _format_origin(origin: Origin | None) -> str:
     if origin is None or not origin.path:
         return ""
-    path = display_path(origin.path)
-    return f"{path}:{origin.line_num}" if origin.line_num else path
+    return _file_line(origin.path, origin.line_num, os.getcwd())
 
 
-def plain(value: Any) -> Any:
-    """Ansible's tagged/lazy containers and strings as builtin Python types."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (str, int, float):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
+@functools.lru_cache(maxsize=4096)
+def _file_line(path: str, line: int | None, cwd: str) -> str:
+    """Formatted once per place: every host sees the same group_vars lines (`cwd`: paths are shown relative
+    to it, and it may change between inventories)."""
+    shown = display_path(path)
+    return f"{shown}:{line}" if line else shown
 
 
 def _record_origins(value: Any, path: str, origins: dict[str, str], name: Any = None, depth: int = 3) -> None:

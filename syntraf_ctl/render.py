@@ -193,25 +193,55 @@ def write_tree(tree: RenderedTree, out_dir: str) -> None:
 
 def stage_tree(tree: RenderedTree, out_dir: str) -> str:
     """Write `tree` into a new directory beside `out_dir` (same file system, so it can be renamed into
-    place) and return its path."""
+    place) and return its path.
+
+    Creating a file or directory is what costs here (on an ext4 disk about a millisecond each, 1,000 hosts
+    have 11,000 of them); so each directory is made once, and a file whose content was already written
+    (every host's units and sysusers file) is a hard link to that first copy, which costs a hundredth.
+    Nothing writes into a rendered tree: a new render replaces it whole.
+    """
     out_dir = os.path.abspath(out_dir)
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.new-", dir=parent)
     try:
         os.chmod(staging, 0o755)
-        directories = set(tree.directories) | {os.path.dirname(relative) for relative in tree.files}
-        for directory in sorted(directories):
-            os.makedirs(os.path.join(staging, directory), exist_ok=True)
+        for directory in _directories(tree):  # parents first; all new, in a new directory
+            os.mkdir(os.path.join(staging, directory))
+        first_copy: dict[str, str] = {}
         for relative, content in tree.files.items():
-            with open(os.path.join(staging, relative), "w", encoding="utf-8") as stream:
-                stream.write(content)
+            path = os.path.join(staging, relative)
+            if content in first_copy:
+                os.link(first_copy[content], path)
+            else:
+                _write_new_file(path, content.encode("utf-8"))
+                first_copy[content] = path
         for relative, source in tree.copies.items():
             shutil.copyfile(source, os.path.join(staging, relative))
     except BaseException:
         shutil.rmtree(staging)
         raise
     return staging
+
+
+def _directories(tree: RenderedTree) -> list[str]:
+    """Every directory `tree` needs, each listed once, parents before their children."""
+    needed: set[str] = set()
+    for directory in (*tree.directories, *(os.path.dirname(relative) for relative in tree.files)):
+        while directory and directory not in needed:
+            needed.add(directory)
+            directory = os.path.dirname(directory)
+    return sorted(needed)  # a parent is a prefix of its children's paths, so it sorts before them
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
 
 
 def swap_into_place(staging: str, out_dir: str) -> None:

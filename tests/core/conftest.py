@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
@@ -160,3 +161,20 @@ class ReviewCase:
 def review(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> ReviewCase:
     monkeypatch.chdir(tmp_path)
     return ReviewCase(tmp_path / "inv", capsys)
+
+
+# Vault-encrypted test values: the password, and a password file holding it.
+PASSWORD = "correct horse battery staple"
+
+
+def encrypt(plaintext: str, password: str = PASSWORD) -> str:
+    """Encrypt as `ansible-vault encrypt` does (real Ansible vault, AES256)."""
+    return VaultLib([("default", VaultSecret(password.encode()))]).encrypt(plaintext).decode()
+
+
+@pytest.fixture
+def password_file(tmp_path):
+    """A vault password file outside the inventory directory (Ansible would try to parse it otherwise)."""
+    path = tmp_path / f"vault-pass-{os.getpid()}"
+    path.write_text(PASSWORD + "\n")
+    return str(path)

@@ -6,29 +6,12 @@ import json
 import os
 import textwrap
 
-import pytest
-from ansible.parsing.vault import VaultLib, VaultSecret
-
 from syntraf_ctl.render import render_plan
 
-from .conftest import mesh_hosts
+from .conftest import encrypt, mesh_hosts
 from .test_validation import has
 
-PASSWORD = "correct horse battery staple"
 TOKEN = "influx-token-that-must-never-leak"
-
-
-def encrypt(plaintext: str, password: str = PASSWORD) -> str:
-    """Encrypt as `ansible-vault encrypt` does (real Ansible vault, AES256)."""
-    return VaultLib([("default", VaultSecret(password.encode()))]).encrypt(plaintext).decode()
-
-
-@pytest.fixture
-def password_file(tmp_path):
-    """A vault password file outside the inventory directory (Ansible would try to parse it otherwise)."""
-    path = tmp_path / f"vault-pass-{os.getpid()}"
-    path.write_text(PASSWORD + "\n")
-    return str(path)
 
 
 def vaulted_inventory(inventory):

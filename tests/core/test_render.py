@@ -16,7 +16,7 @@ from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
 from syntraf_ctl.lockfile import LOCK_NAME
 from syntraf_ctl.probe_configs import probe_configs
-from syntraf_ctl.render import PROBE_FILE, render_plan, write_tree
+from syntraf_ctl.render import PROBE_FILE, RenderedTree, render_plan, write_tree
 
 from .conftest import mesh_hosts
 
@@ -189,6 +189,29 @@ def test_render_replaces_an_earlier_render_and_drops_stale_files(inventory, tmp_
     assert not (out / "a/etc/syntraf/lab.json").exists()
     assert (out / "a/etc/syntraf/voip.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_a_written_tree_has_exactly_its_files_and_directories(tmp_path):
+    """Every directory once (a deep one listed alone, parents of files), files with the same content too."""
+    tree = RenderedTree(
+        files={"top.txt": "top\n", "a/b/c/one": "same\n", "a/d/two": "same\n", "e/three": "other é\n"},
+        directories=["f/g/h", "a/b"],
+    )
+    out = tmp_path / "out"
+    write_tree(tree, str(out))
+    found = {str(p.relative_to(out)): p.is_dir() for p in out.rglob("*")}
+    assert found == {
+        **{name: False for name in tree.files},
+        **{name: True for name in ("a", "a/b", "a/b/c", "a/d", "e", "f", "f/g", "f/g/h")},
+    }
+    assert {name: (out / name).read_text(encoding="utf-8") for name in tree.files} == tree.files
+    assert oct((out / "a/d/two").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_render_refuses_to_replace_a_directory_that_is_not_a_render(inventory, tmp_path, capsys):
