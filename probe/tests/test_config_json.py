@@ -84,7 +84,7 @@ MEMBERS = ("a", "b", "c", "d", "e")
 GROUP_TABLE = GroupTable(
     addresses=("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"), behind_nat=("a", "c"), **TRAFFIC
 )
-# a -> b, b -> a, a -> d (d -> a left out, e.g. by the auth rule); c is behind NAT like a: no pair; none with e
+# a -> b, b -> a, a -> d (d -> a left out, say by the auth rule); c is behind NAT like a: no pair; none with e
 PEER_TABLE = PeerTable(
     ports_out=(None, 15000, None, 15001, None),
     ports_in=(None, 16000, None, None, None),
