@@ -1,7 +1,7 @@
 """Each host's probe config per mesh group, built from the probe's own types (syntraf_probe.config): the
 probe owns the schema, the controller fills it in from the plan. The plan JSON (plan.py) is a separate,
-user-facing document: the two share no helper, so either can change alone. A rotating group's configs are
-tables over its members (syntraf_ctl.edge_tables), built without an object per edge."""
+user-facing document with forms of its own; the two share only the reading of a rotating group's edges
+into tables (syntraf_ctl.edge_tables), so neither builds an object per edge of such a group."""
 
 from __future__ import annotations
 
