@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probe"))
 
-from syntraf_probe.config import parse_config  # noqa: E402
+from syntraf_probe.config import SCHEMA, parse_config  # noqa: E402
 from syntraf_probe.echo import EchoSocket, Reflector, Requester, echo_key, users_hash  # noqa: E402
 from syntraf_probe.meter import Sample  # noqa: E402
 from syntraf_probe.voice import MIN_REQUESTS, Voice  # noqa: E402
@@ -73,7 +73,7 @@ def probe_config(work: Path, peers: int, rate: float, asked: int):
     (work / "users.csv").write_text("\n".join(users) + "\n")
     (work / "token").write_text("bench\n")
     config = {
-        "schema": 1, "revision": "bench", "host": HOST, "group": "bench", "address": PROBE,
+        "schema": SCHEMA, "revision": "bench", "host": HOST, "group": "bench", "address": PROBE,
         "iperf3": {"binary": "/usr/bin/iperf3", "test_duration": 3600, "connect_timeout_ms": 3000},
         "auth": {"time_skew_threshold": 10, "private_key_path": str(work / "unused.pem"),
                  "authorized_users_path": str(work / "users.csv"), "username": HOST,

@@ -28,6 +28,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from syntraf_probe.config import SCHEMA
+
 PROBE = "127.0.0.2"
 PEER = "127.0.0.3"
 PROFILE = {"bandwidth_bps": 68800, "packet_size": 172, "packets_per_second": 50, "dscp": 46, "interval": 1.0}
@@ -146,7 +148,7 @@ def main() -> int:
             edges.append(edge("p", peer, port_base + 100 + i))  # p sends: p listens, peer runs -R
         (work / "token").write_text("bench\n")
         config = {
-            "schema": 1,
+            "schema": SCHEMA,
             "revision": "bench",
             "host": "p",
             "group": "bench",

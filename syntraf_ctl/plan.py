@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from syntraf_ctl.changes import Changes, compare
 from syntraf_ctl.costs import concurrent_flows, group_coverage, host_coverage
+from syntraf_ctl.edge_tables import edge_tables, edges_by_group
 from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.model import Model
 from syntraf_ctl.ports import Locked, locked_ports
 
-PLAN_SCHEMA = 1
+PLAN_SCHEMA = 2  # 2: a rotating group's edges as tables in its group, not in `edges`
 HEADER_BYTES = 28  # IPv4 (20) + UDP (8) per packet, for the on-the-wire estimate
 LARGE_GROUP_BPS = 1_000_000_000  # warn when a group's mesh sends this much payload in total
 
@@ -123,8 +123,14 @@ class Plan:
             }
         groups = {}
         group_load = self._group_load()
+        by_group = edges_by_group(self.edges)
+        listed = []
         for name in sorted(self.model.groups):
             group = self.model.groups[name]
+            edges = by_group.get(name, [])
+            tables = group.topology.kind == "rotating" and not group.disabled
+            if not tables:
+                listed.extend(edges)
             groups[name] = {
                 "disabled": group.disabled,
                 "profile": group.profile,
@@ -136,11 +142,12 @@ class Plan:
                 "flows": group_load[name][2],
                 "iperf3_processes": 2 * group_load[name][2],
                 "coverage": group_coverage(self.model, name, group_load[name][0]),
+                **(edge_tables_json(group.members, edges, self.model.hosts) if tables else {}),
             }
         return {
             "schema": PLAN_SCHEMA,
             "groups": groups,
-            "edges": [edge_json(edge) for edge in self.edges],
+            "edges": [edge_json(edge) for edge in listed],
             "hosts": hosts,
             "idle_hosts": list(self.model.idle_hosts),
             "totals": {
@@ -251,31 +258,13 @@ def edge_json(edge: Edge) -> dict[str, Any]:
     }
 
 
-def format_json(value: Any, level: int = 0) -> str:
-    """Readable, diff-friendly JSON: objects one key per line, list items (edges...) one per line.
-
-    Each item is written by the json module's C encoder, which keeps large meshes fast (an indented
-    json.dumps falls back to the pure-Python encoder).
-    """
-    pad = "  " * (level + 1)
-    if isinstance(value, dict) and value:
-        items = [f"{pad}{_compact(key)}: {format_json(item, level + 1)}" for key, item in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
-    if isinstance(value, list) and value:
-        return "[\n" + ",\n".join(pad + _compact(item) for item in value) + "\n" + "  " * level + "]"
-    return _compact(value)
-
-
-# The json module's C encoder, made once: JSONEncoder.encode would build one per call (a third of the time
-# of a small item such as an edge). Same output as json.dumps(value, ensure_ascii=False, separators=(", ",
-# ": ")), without its circular-reference check (plans are trees).
-_ENCODE = json.encoder.c_make_encoder(
-    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
-)
-
-
-def _compact(value: Any) -> str:
-    return "".join(_ENCODE(value, 0))
+def edge_tables_json(members: tuple[str, ...], edges: list[Edge], hosts: dict[str, Any]) -> dict[str, Any]:
+    """A rotating group's edges (N(N-1) of them) as rows of ports over its members, and the exceptions."""
+    tables = edge_tables(members, edges, hosts)
+    return {
+        "ports": tables.ports,
+        "connect_addresses": [[e.src, e.dst, e.connect_address] for e in tables.redirected],
+    }
 
 
 def format_bps(bps: float) -> str:

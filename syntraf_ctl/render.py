@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from syntraf_probe.config_json import config_json
+from syntraf_probe.config_json import config_text
+from syntraf_probe.json_text import format_json
 
 from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.store import host_files_path
 from syntraf_ctl.gc_pause import gc_paused
 from syntraf_ctl.lockfile import stage_lock
 from syntraf_ctl.model import Host
-from syntraf_ctl.plan import Plan, format_json
+from syntraf_ctl.plan import Plan
 from syntraf_ctl.probe_configs import probe_configs, token_path
 from syntraf_ctl.render_target import MARKER, MARKER_TEXT, PLAN_FILE, why_not_replaceable
 
@@ -47,14 +48,12 @@ class RenderedTree:
 
 
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.PackageLoader("syntraf_ctl", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
-    environment.filters["to_json"] = format_json
-    return environment
 
 
 def render_plan(plan: Plan, probe: str | None = None) -> RenderedTree:
@@ -70,7 +69,6 @@ def _render_plan(plan: Plan, probe: str | None) -> RenderedTree:
     settings = {**vars(layout), "restart_sec": RESTART_SEC}
     units = {name: environment.get_template(f"{name}.j2").render(**settings) for name in UNITS}
     sysusers = environment.get_template(SYSUSERS_TEMPLATE).render(**settings)
-    config_template = environment.get_template("probe-config.json.j2")
     unit_dir = layout.unit_dir.lstrip("/")
     config_dir = layout.config_dir.lstrip("/")
     tree = RenderedTree()
@@ -84,7 +82,7 @@ def _render_plan(plan: Plan, probe: str | None) -> RenderedTree:
         for group in groups:
             config = configs[(uid, group)]
             relative = config.path.lstrip("/")  # where the probe reads it on the host
-            tree.files[f"{host.name}/{relative}"] = config_template.render(config=config_json(config))
+            tree.files[f"{host.name}/{relative}"] = config_text(config)
             files.append((relative, f"config:{group}", layout.user, "0640"))
         document = host_document(host, groups, files)
         tree.files[f"{host.name}/{HOST_DOCUMENT}"] = format_json(document) + "\n"

@@ -1,9 +1,10 @@
-"""Load and validate the rendered probe config (schema 1, see docs/probe-config.md)."""
+"""Load and validate the rendered probe config (schema 2, see docs/probe-config.md)."""
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,7 +12,7 @@ from .bounds import BOUNDS, check, check_url
 from .emodel import CODECS
 from .schedule import Schedule
 
-SCHEMA = 1
+SCHEMA = 2  # 2: a rotating group's edges as its group table and this host's peer table
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -43,7 +44,30 @@ class Edge:
         return f"{self.src}->{self.dst}"
 
 
-EDGE_FIELDS = tuple(field.name for field in fields(Edge))  # the columns of the edges' table form
+@dataclass(frozen=True)
+class GroupTable:
+    """What every member's config of a rotating group shares (the controller encodes it once per group): the
+    members' addresses in the schedule's member order, the members behind NAT, and the group's traffic."""
+
+    addresses: tuple[str, ...]
+    behind_nat: tuple[str, ...]  # an edge from one of these runs forward (its sender initiates), else reverse
+    bandwidth_bps: int
+    packet_size: int
+    packets_per_second: float
+    dscp: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class PeerTable:
+    """One host's edges in a rotating group, over the schedule's members: per member the port of this host's
+    edge to it and of its edge to this host (None: the host itself, or no such edge), and the exceptions."""
+
+    ports_out: tuple[Optional[int], ...]
+    ports_in: tuple[Optional[int], ...]
+    pkcs1_padding: tuple[tuple[str, str], ...]  # (src, dst) of the edges that pass --use-pkcs1-padding
+    connect_addresses: tuple[tuple[str, str, str], ...]  # (src, dst, address) where the initiator connects
+    # to another address than the listener's
 
 
 @dataclass(frozen=True)
@@ -97,13 +121,22 @@ class Config:
     address: str
     iperf3: Iperf3Settings
     auth: Optional[Auth]
-    edges: tuple[Edge, ...]
+    listed_edges: tuple[Edge, ...]  # `edges` of the file; () in the table form
     databases: tuple[Database, ...]
     spool: Spool
     state_path: str
     log_level: str
     echo: Optional[Echo] = None  # absent: no echo
     schedule: Optional[Schedule] = None  # a rotating group's: which edges run now (schedule.py)
+    group_table: Optional[GroupTable] = None  # the table form of a rotating group's edges (with schedule)
+    peer_table: Optional[PeerTable] = None
+
+    @functools.cached_property
+    def edges(self) -> tuple[Edge, ...]:
+        """Every edge of this host in the group: as listed, or expanded from the tables."""
+        if self.group_table is None or self.peer_table is None or self.schedule is None:
+            return self.listed_edges
+        return expand_tables(self.host, self.group, self.schedule.members, self.group_table, self.peer_table)
 
 
 class _Reader:
@@ -165,14 +198,8 @@ def parse_config(text: str, path: str) -> Config:
     log_level = top.text("log_level")
     if log_level not in LOG_LEVELS:
         top.fail("log_level", f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    edges = _edges(top, data)
-    seen = set()
-    for i, edge in enumerate(edges):
-        if host not in (edge.src, edge.dst):
-            top.fail(f"edges[{i}]", f"host {host} is neither src nor dst of edge {edge.name}")
-        if edge.name in seen:
-            top.fail(f"edges[{i}]", f"edge {edge.name} appears twice")
-        seen.add(edge.name)
+    schedule = _schedule(top.child("schedule"), host) if data.get("schedule") is not None else None
+    tables = "group_table" in data or "peer_table" in data
     top.get("databases", (list,))
     databases = tuple(_database(top.child("databases", i)) for i in range(len(data["databases"])))
     if len({db.name for db in databases}) != len(databases):
@@ -180,7 +207,7 @@ def parse_config(text: str, path: str) -> Config:
     top.get("auth", (dict,), nullable=True)
     top.get("iperf3", (dict,))
     top.get("spool", (dict,))
-    return Config(
+    config = Config(
         path=path,
         revision=top.text("revision"),
         host=host,
@@ -188,14 +215,16 @@ def parse_config(text: str, path: str) -> Config:
         address=top.text("address"),
         iperf3=_iperf3(top.child("iperf3")),
         auth=None if data["auth"] is None else _auth(top.child("auth")),
-        edges=edges,
+        listed_edges=() if tables else _listed_edges(top, data, host, schedule),
         databases=databases,
         spool=_spool(top.child("spool")),
         state_path=top.text("state_path"),
         log_level=log_level,
         echo=_echo(top.child("echo")) if data.get("echo") is not None else None,
-        schedule=_schedule(top.child("schedule"), host, edges) if data.get("schedule") is not None else None,
+        schedule=schedule,
+        **(_tables(top, data, host, schedule) if tables else {}),
     )
+    return config
 
 
 def load_config(path: str) -> Config:
@@ -206,18 +235,143 @@ def load_config(path: str) -> Config:
     return parse_config(text, path)
 
 
-def _edges(top: _Reader, data: dict[str, Any]) -> tuple[Edge, ...]:
-    """`edges`: objects, or with `edge_fields` (the table form) rows of values in that order."""
+def _listed_edges(
+    top: _Reader, data: dict[str, Any], host: str, schedule: Optional[Schedule]
+) -> tuple[Edge, ...]:
+    """`edges`: one object per edge, each with `host` as its src or dst, no edge twice."""
     top.get("edges", (list,))
-    if "edge_fields" not in data:
-        return tuple(_edge(top.child("edges", i)) for i in range(len(data["edges"])))
-    if top.get("edge_fields", (list,)) != list(EDGE_FIELDS):
-        top.fail("edge_fields", f"expected {json.dumps(list(EDGE_FIELDS))}")
+    edges = tuple(_edge(top.child("edges", i)) for i in range(len(data["edges"])))
+    members = set(schedule.members) if schedule is not None else None
+    seen = set()
+    for i, edge in enumerate(edges):
+        if host not in (edge.src, edge.dst):
+            top.fail(f"edges[{i}]", f"host {host} is neither src nor dst of edge {edge.name}")
+        if edge.name in seen:
+            top.fail(f"edges[{i}]", f"edge {edge.name} appears twice")
+        if members is not None and not {edge.src, edge.dst} <= members:
+            top.fail("schedule.members", f"edge {edge.name} has a host that is not a member")
+        seen.add(edge.name)
+    return edges
+
+
+def _tables(top: _Reader, data: dict[str, Any], host: str, schedule: Optional[Schedule]) -> dict[str, Any]:
+    """`group_table` and `peer_table`, the table form of a rotating group's edges (instead of `edges`)."""
+    if "edges" in data:
+        top.fail("edges", "a config has either edges or group_table and peer_table, not both")
+    if schedule is None:
+        top.fail("group_table", "the table form needs the schedule (its members order the tables)")
+    top.get("group_table", (dict,))
+    top.get("peer_table", (dict,))
+    members = schedule.members
+    group_table = _group_table(top.child("group_table"), members)
+    return {
+        "group_table": group_table,
+        "peer_table": _peer_table(top.child("peer_table"), host, members, set(group_table.behind_nat)),
+    }
+
+
+def _group_table(r: _Reader, members: tuple[str, ...]) -> GroupTable:
+    addresses = r.get("addresses", (list,))
+    if len(addresses) != len(members) or not all(isinstance(a, str) and a for a in addresses):
+        r.fail(r.key("addresses"), f"expected {len(members)} non-empty addresses, one per schedule member")
+    behind_nat = r.get("behind_nat", (list,))
+    if not all(isinstance(uid, str) and uid in members for uid in behind_nat):
+        r.fail(r.key("behind_nat"), "expected uids of schedule members")
+    return GroupTable(
+        addresses=tuple(addresses),
+        behind_nat=tuple(behind_nat),
+        bandwidth_bps=r.number("bandwidth_bps", "edges[].bandwidth_bps"),
+        packet_size=r.number("packet_size", "edges[].packet_size"),
+        packets_per_second=r.number("packets_per_second", "edges[].packets_per_second"),
+        dscp=r.number("dscp", "edges[].dscp"),
+        interval=r.number("interval", "edges[].interval"),
+    )
+
+
+def _peer_table(r: _Reader, host: str, members: tuple[str, ...], behind_nat: set[str]) -> PeerTable:
+    ports_out = _ports(r, "ports_out", host, members, behind_nat)
+    ports_in = _ports(r, "ports_in", host, members, behind_nat)
+    edges = {(host, m) for m, port in zip(members, ports_out) if port is not None}
+    edges |= {(m, host) for m, port in zip(members, ports_in) if port is not None}
+    return PeerTable(
+        ports_out=ports_out,
+        ports_in=ports_in,
+        pkcs1_padding=_edge_rows(r, "pkcs1_padding", 2, edges),
+        connect_addresses=_edge_rows(r, "connect_addresses", 3, edges),
+    )
+
+
+def _ports(
+    r: _Reader, name: str, host: str, members: tuple[str, ...], behind_nat: set[str]
+) -> tuple[Optional[int], ...]:
+    """Per member, the port of the edge between it and `host` in one direction, or null (no such edge)."""
+    ports = r.get(name, (list,))
+    if len(ports) != len(members):
+        r.fail(r.key(name), f"expected {len(members)} ports or nulls, one per schedule member")
+    for i, (member, port) in enumerate(zip(members, ports)):
+        if port is None:
+            continue
+        key = f"{r.key(name)}[{i}]"
+        if member == host:
+            r.fail(key, f"expected null: {host} has no edge with itself")
+        if host in behind_nat and member in behind_nat:
+            r.fail(key, f"expected null: {host} and {member} are both behind NAT")
+        _Reader(r.path, {"port": port}, key).number("port", "edges[].port")
+    return tuple(ports)
+
+
+def _edge_rows(
+    r: _Reader, name: str, length: int, edges: set[tuple[str, str]]
+) -> tuple[tuple[str, ...], ...]:
+    """Rows `[src, dst, ...]` of `length` non-empty strings, each naming an edge of the tables once."""
+    rows = r.get(name, (list,))
+    seen = set()
+    for i, row in enumerate(rows):
+        if not (isinstance(row, list) and len(row) == length and all(isinstance(v, str) and v for v in row)):
+            r.fail(f"{r.key(name)}[{i}]", f"expected {length} non-empty strings, [src, dst, ...]")
+        if tuple(row[:2]) not in edges or tuple(row[:2]) in seen:
+            r.fail(f"{r.key(name)}[{i}]", f"{row[0]}->{row[1]} is not an edge of the tables, or listed twice")
+        seen.add(tuple(row[:2]))
+    return tuple(tuple(row) for row in rows)
+
+
+def expand_tables(
+    host: str, group: str, members: tuple[str, ...], table: GroupTable, peers: PeerTable
+) -> tuple[Edge, ...]:
+    """The edges of `host` that the table form describes, per member: this host's edge to it, then its edge
+    to this host. A sender behind NAT initiates (forward), else the receiver does (reverse, -R); the
+    initiator connects to the listener's address unless `connect_addresses` names another."""
+    address = dict(zip(members, table.addresses))
+    behind_nat, pkcs1 = frozenset(table.behind_nat), frozenset(peers.pkcs1_padding)
+    connect = {(src, dst): to for src, dst, to in peers.connect_addresses}
+
+    def edge(src: str, dst: str, port: int) -> Edge:
+        listener, initiator, mode = (dst, src, "forward") if src in behind_nat else (src, dst, "reverse")
+        return Edge(
+            group=group,
+            src=src,
+            dst=dst,
+            listener=listener,
+            initiator=initiator,
+            mode=mode,
+            port=port,
+            connect_address=connect.get((src, dst), address[listener]),
+            src_address=address[src],
+            dst_address=address[dst],
+            bandwidth_bps=table.bandwidth_bps,
+            packet_size=table.packet_size,
+            packets_per_second=table.packets_per_second,
+            dscp=table.dscp,
+            interval=table.interval,
+            pkcs1_padding=(src, dst) in pkcs1,
+        )
+
     edges = []
-    for i, row in enumerate(data["edges"]):
-        if not isinstance(row, list) or len(row) != len(EDGE_FIELDS):
-            top.fail(f"edges[{i}]", f"expected a row of {len(EDGE_FIELDS)} values (edge_fields)")
-        edges.append(_edge(_Reader(top.path, dict(zip(EDGE_FIELDS, row)), f"edges[{i}]")))
+    for member, port_out, port_in in zip(members, peers.ports_out, peers.ports_in):
+        if port_out is not None:
+            edges.append(edge(host, member, port_out))
+        if port_in is not None:
+            edges.append(edge(member, host, port_in))
     return tuple(edges)
 
 
@@ -296,15 +450,12 @@ def _echo(r: _Reader) -> Echo:
     return Echo(port=r.number("port", "echo.port"), rate=r.number("rate", "echo.rate"), codec=codec)
 
 
-def _schedule(r: _Reader, host: str, edges: tuple[Edge, ...]) -> Schedule:
+def _schedule(r: _Reader, host: str) -> Schedule:
     members = r.get("members", (list,))
     if not all(isinstance(m, str) and m for m in members) or len(set(members)) != len(members):
         r.fail(r.key("members"), "expected distinct, non-empty host uids")
     if host not in members:
         r.fail(r.key("members"), f"host {host} is not a member")
-    for edge in edges:
-        if edge.src not in members or edge.dst not in members:
-            r.fail(r.key("members"), f"edge {edge.name} has a host that is not a member")
     peers = r.get("peers", (int,))
     if not 1 <= peers <= len(members) - 1:
         r.fail(r.key("peers"), f"expected 1-{len(members) - 1} (the members but this host), got {peers}")

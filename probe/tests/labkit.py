@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from syntraf_probe.atomic_write import write_atomically
+from syntraf_probe.config import SCHEMA
 
 from syntraf_ctl.lab.tsdb import export
 
@@ -52,7 +53,7 @@ def config(
     token = tmp / "token"
     token.write_text("test-token-not-secret\n")
     return {
-        "schema": 1,
+        "schema": SCHEMA,
         "revision": "rev1",
         "host": host,
         "group": group,

@@ -60,10 +60,10 @@ def test_malformed_config_exits_2_with_clear_message(tmp_path):
 
 def test_unknown_schema_exits_2(tmp_path):
     cfg = config(tmp_path, "b", "g", [], "http://127.0.0.1:1")
-    cfg["schema"] = 2
+    cfg["schema"] = 1  # the edge table form of a rotating group changed in schema 2
     code, stderr = run_cli(tmp_path, json.dumps(cfg))
     assert code == 2
-    assert "key schema: unknown schema version 2; this probe understands schema 1" in stderr
+    assert "key schema: unknown schema version 1; this probe understands schema 2" in stderr
 
 
 def test_missing_and_mistyped_keys_are_named(tmp_path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from syntraf_probe.json_text import format_json
+
 from syntraf_ctl.commands.arguments import add_inventory_arguments
 from syntraf_ctl.pipeline import compile_plan
-from syntraf_ctl.plan import format_json
 from syntraf_ctl.problems import ValidationError, report
 
 

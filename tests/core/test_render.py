@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from syntraf_probe.config_json import config_revision
+from syntraf_probe.config_json import config_revision, config_text
 
 from syntraf_ctl.cli import main
 from syntraf_ctl.compile import compile_inventory
@@ -94,13 +94,13 @@ def test_render_is_byte_identical_and_writes_no_secret(golden_render, tmp_path):
         assert not any(secret.encode() in content for secret in SECRETS)
 
 
-def test_probe_config_follows_schema_1(golden_render):
+def test_probe_config_follows_schema_2(golden_render):
     _, out = golden_render
     plan = json.loads((out / "plan.json").read_text())
     for path in out.glob("*/etc/syntraf/*.json"):
         config = json.loads(path.read_text())
         assert list(config) == CONFIG_KEYS
-        assert config["schema"] == 1
+        assert config["schema"] == 2
         assert config["auth"]["username"] == config["host"]  # iperf3 authentication is on by default
         assert config["auth"]["public_keys_dir"] == "/etc/syntraf/auth/peers"
         assert config["revision"] == config_revision(config)
@@ -149,7 +149,7 @@ def test_plan_json_output(inventory, capsys):
     inv = inventory("syntraf_mesh_groups:\n  voip: {dscp: ef}\n").hosts(mesh_hosts("voip", "a", "b", "c"))
     assert main(["plan", "-i", str(inv.root), "--format", "json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["schema"] == 1
+    assert plan["schema"] == 2
     assert [list(edge) for edge in plan["edges"]] == [EDGE_KEYS] * 6
     assert {edge["dscp"] for edge in plan["edges"]} == {46}
     assert set(plan["hosts"]) == {"a", "b", "c"}
@@ -271,7 +271,7 @@ def test_the_probe_reads_back_exactly_the_configs_the_controller_built(golden_re
         loaded = load_config(str(path))
         expected = built[(loaded.host, loaded.group)]
         assert dataclasses.replace(loaded, path=expected.path) == expected
-        assert loaded.revision == config_revision(json.loads(path.read_text()))
+        assert path.read_text() == config_text(loaded)  # the revision of its content, too
 
 
 def test_render_refuses_an_output_inside_the_inventory_directory(inventory, capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from syntraf_probe.atomic_write import write_atomically
-from syntraf_probe.config import parse_config
+from syntraf_probe.config import SCHEMA, parse_config
 from syntraf_probe.edge_runner import EdgeRunner
 from syntraf_probe.iperf3 import detect_version
 from syntraf_probe.keys import file_stamp
@@ -44,7 +44,7 @@ def _config(tmp: Path, host: str, port: int, mode: str) -> dict:
             "bandwidth_bps": 20000, "packet_size": 100, "packets_per_second": 25, "dscp": 0,
             "interval": INTERVAL, "pkcs1_padding": False}  # fmt: skip
     return {
-        "schema": 1, "revision": "r", "host": host, "group": "g", "address": "127.0.0.1",
+        "schema": SCHEMA, "revision": "r", "host": host, "group": "g", "address": "127.0.0.1",
         "iperf3": {"binary": IPERF3, "test_duration": 3, "connect_timeout_ms": 3000},
         "auth": {"time_skew_threshold": 10, "private_key_path": str(auth / "listener.pem"),
                  "authorized_users_path": str(auth / "users.csv"), "username": host,
