@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syntraf_ctl.changes import Changes, compare
-from syntraf_ctl.costs import concurrent_flows, group_coverage, host_coverage
+from syntraf_ctl.costs import concurrent_flows, edge_counts, group_coverage, group_spans, host_coverage
 from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.messages import name_list
@@ -58,8 +58,8 @@ class Plan:
             total.receive_bps += received * traffic.bandwidth_bps
             total.wire_send_bps += sent * traffic_wire_bps(traffic)
             total.wire_receive_bps += received * traffic_wire_bps(traffic)
-        for edge in self.edges:
-            totals[edge.listener].listeners += 1
+        for (_, uid), (_, _, listens) in edge_counts(self.model, self.edges).items():
+            totals[uid].listeners += listens
         return totals
 
     def host_groups(self) -> dict[str, list[str]]:
@@ -157,8 +157,8 @@ class Plan:
     def _group_load(self) -> dict[str, tuple[int, int, int]]:
         """group -> (edges, payload bit/s at a time, flows at a time)."""
         load: dict[str, list[int]] = {name: [0, 0, 0] for name in self.model.groups}
-        for edge in self.edges:
-            load[edge.group][0] += 1
+        for name, (start, end) in group_spans(self.edges).items():
+            load[name][0] = end - start
         for (group, _), (sent, _) in concurrent_flows(self.model, self.edges).items():
             load[group][1] += sent * self.model.groups[group].traffic.bandwidth_bps
             load[group][2] += sent
