@@ -77,11 +77,20 @@ def compare(previous: LockState | None, planned: LockState) -> Changes:
     """The changes from the lock file's state `previous` (None: no lock file) to the `planned` one."""
     if previous is None:
         return Changes(locked=False, locked_edges=0)
-    before, after = _edges(previous), _edges(planned)
+    # A rotating group whose slots, blocks and traffic did not change has the same edges and ports: its
+    # (up to N(N-1)) block edges are counted, not compared one by one.
+    same = {
+        group
+        for group, ports in previous.rotating.items()
+        if planned.rotating.get(group) == ports
+        and not _diff(previous.groups.get(group, {}), planned.groups.get(group, {}))
+    }
+    before, after = _edges(previous, same), _edges(planned, same)
+    unchanged = sum(previous.rotating[group].edge_count() for group in same)
     hosts_before = previous.hosts or {uid: "" for uid in _ends(before)}  # a lock that predates `hosts`
     changes = Changes(
         locked=True,
-        locked_edges=len(before),
+        locked_edges=len(before) + unchanged,
         edges_added=sorted(after.keys() - before.keys()),
         edges_removed=sorted(before.keys() - after.keys()),
         hosts_added=sorted(planned.hosts.keys() - hosts_before.keys()),
@@ -97,17 +106,22 @@ def compare(previous: LockState | None, planned: LockState) -> Changes:
     for uid in sorted(hosts_before.keys() & planned.hosts.keys()):
         if hosts_before[uid] and hosts_before[uid] != planned.hosts[uid]:
             changes.hosts_changed[uid] = {"address": [hosts_before[uid], planned.hosts[uid]]}
-    changes.destruction = _destruction(before, after)
+    changes.destruction = _destruction(before, after, unchanged)
     return changes
 
 
-def _edges(state: LockState) -> dict[str, dict[str, Any]]:
-    """lock key -> {listener, port} of every edge of `state`."""
-    return {
+def _edges(state: LockState, skipped: set[str]) -> dict[str, dict[str, Any]]:
+    """lock key -> {listener, port} of every edge of `state` but the block edges of `skipped` groups."""
+    edges = {
         key: {"listener": listener, "port": port}
         for listener, entries in state.ports.items()
         for key, port in entries.items()
     }
+    for group, ports in state.rotating.items():
+        if group not in skipped:
+            for key, (listener, port) in ports.edge_ports().items():
+                edges[f"{group}/{key}"] = {"listener": listener, "port": port}
+    return edges
 
 
 def _ends(edges: dict[str, Any]) -> set[str]:
@@ -121,16 +135,17 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> Diff:
     return {name: [before.get(name), after.get(name)] for name in after if before.get(name) != after[name]}
 
 
-def _destruction(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def _destruction(before: dict[str, Any], after: dict[str, Any], unchanged: int) -> list[str]:
+    """Why the change needs --allow-destroy; `unchanged`: locked edges left out of `before` and `after`."""
     reasons = []
     groups_before = _count_by_group(before)
     groups_after = _count_by_group(after)
     for group, count in sorted(groups_before.items()):
         if group not in groups_after:
             reasons.append(f"removes every edge of mesh group {group} ({count} locked edges)")
-    removed = len(before.keys() - after.keys())
-    if removed * 2 > len(before):
-        reasons.append(f"removes {removed} of the {len(before)} locked edges (more than half)")
+    removed, locked = len(before.keys() - after.keys()), len(before) + unchanged
+    if removed * 2 > locked:
+        reasons.append(f"removes {removed} of the {locked} locked edges (more than half)")
     return reasons
 
 

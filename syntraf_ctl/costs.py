@@ -7,13 +7,12 @@ other shapes every edge runs all the time. Pure: no I/O.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
 from typing import Any
 
 from syntraf_probe.schedule import epochs_to_cover
 
-from syntraf_ctl.mesh import Edge
+from syntraf_ctl.mesh import Edge, runs
 from syntraf_ctl.model import Model
 from syntraf_ctl.topology import schedule
 
@@ -38,18 +37,7 @@ def edge_counts(model: Model, edges: list[Edge]) -> dict[tuple[str, str], tuple[
 
 def group_spans(edges: list[Edge]) -> dict[str, tuple[int, int]]:
     """group -> (start, end) of its edges in `edges`, sorted by group."""
-    spans = {}
-    start = 0
-    while start < len(edges):
-        name = edges[start].group
-        end = bisect_right(edges, name, lo=start, key=_group_of)
-        spans[name] = (start, end)
-        start = end
-    return spans
-
-
-def _group_of(edge: Edge) -> str:
-    return edge.group
+    return {name: (start, end) for name, start, end in runs(edges, "group")}
 
 
 def concurrent_flows(model: Model, edges: list[Edge]) -> dict[tuple[str, str], tuple[int, int]]:

@@ -8,9 +8,11 @@ NAT cannot reach each other: the pair is left out with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations
+from operator import attrgetter
 
 from syntraf_ctl.model import Host, MeshGroup, Model, Traffic
 from syntraf_ctl.topology import measured_pairs, shape_warnings
@@ -64,40 +66,29 @@ def compute_edges(model: Model) -> tuple[list[Edge], list[str]]:
     edges: list[Edge] = []
     warnings: list[str] = []
     hosts = model.hosts
-    overrides = {uid: host.override_dst for uid, host in hosts.items() if host.override_dst}
+    overrides = any(host.override_dst for host in hosts.values())
     for name in sorted(model.groups):
         group = model.groups[name]
         if group.disabled:
             continue
         warnings.extend(shape_warnings(name, group.members, group.topology))
         peers_of = kept_peers(group, hosts)
-        nat = [uid for uid in group.members if hosts[uid].behind_nat]
+        nat = {uid for uid in group.members if hosts[uid].behind_nat}
         warnings.extend(
             f"mesh group {name}: {a} and {b} are both behind NAT, pair left out"
-            for a, b in combinations(nat, 2)
+            for a, b in combinations(sorted(nat), 2)
             if b in peers_of(a)
         )
         for src in group.members:  # sorted, and so are its peers: the edges come out sorted
-            peers = peers_of(src)
-            if hosts[src].behind_nat:
-                edges.extend(make_edge(group, hosts[src], hosts[d]) for d in peers if not hosts[d].behind_nat)
-                continue
-            # The common case inlined (999,000 edges in a rotating:1000 group): src listens, the peer
-            # initiates, towards src's address unless the peer overrides it.
-            address, traffic = hosts[src].address, group.traffic
-            edges.extend(
-                Edge(
-                    name,
-                    src,
-                    dst,
-                    src,
-                    dst,
-                    "reverse",
-                    overrides[dst].get(src, address) if dst in overrides else address,
-                    traffic,
+            source, peers = hosts[src], peers_of(src)
+            if source.behind_nat or overrides:
+                both_nat = source.behind_nat and nat
+                edges.extend(
+                    make_edge(group, source, hosts[d]) for d in peers if not both_nat or d not in nat
                 )
-                for dst in peers
-            )
+            else:  # the common case inlined (999,000 edges in a rotating:1000 group)
+                address, traffic = source.address, group.traffic
+                edges.extend([Edge(name, src, d, src, d, "reverse", address, traffic) for d in peers])
     return edges, warnings
 
 
@@ -122,3 +113,17 @@ def kept_peers(group: MeshGroup, hosts: dict[str, Host]) -> Callable[[str], list
         return candidates
 
     return peers
+
+
+def runs(
+    edges: list[Edge], field: str, start: int = 0, end: int | None = None
+) -> Iterator[tuple[str, int, int]]:
+    """(value, start, end) of each run of edges with the same `field` ("group", "src") in edges[start:end],
+    which is sorted by it: found by bisection, without looking at every edge."""
+    key = attrgetter(field)
+    end = len(edges) if end is None else end
+    while start < end:
+        value = key(edges[start])
+        stop = bisect_right(edges, value, start, end, key=key)
+        yield value, start, stop
+        start = stop

@@ -13,7 +13,7 @@ from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.model import Model
-from syntraf_ctl.ports import Locked, locked_ports
+from syntraf_ctl.ports import Locked, RotatingPorts, locked_ports
 
 PLAN_SCHEMA = 1
 HEADER_BYTES = 28  # IPv4 (20) + UDP (8) per packet, for the on-the-wire estimate
@@ -46,6 +46,8 @@ class Plan:
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
     alerts: dict[str, Any] = field(default_factory=dict)  # enabled group -> its alert Thresholds
     pack_hosts: list[str] = field(default_factory=list)  # hosts of syntraf_grafana and syntraf_alerting
+    rotating_ports: dict[str, RotatingPorts] = field(default_factory=dict)  # rotating group -> its slots
+    # and listener blocks (syntraf_ctl.ports)
 
     def host_totals(self) -> dict[str, HostTotals]:
         """What each host sends and receives at a time, and the listeners (ports) it needs."""
@@ -73,7 +75,7 @@ class Plan:
         return result
 
     def locked_ports(self) -> Locked:
-        return locked_ports(self.edges)
+        return locked_ports(self.edges, self.rotating_ports)
 
     def changes(self) -> Changes:
         """What rendering this plan changes against the lock file."""
@@ -87,6 +89,7 @@ class Plan:
             {name: traffic_json(group.traffic) for name, group in enabled.items()},
             {uid: self.model.hosts[uid].address for uid in sorted(self.host_groups())},
             dict(sorted(self.iperf3_versions.items())),
+            self.rotating_ports,
         )
 
     def versions_known(self) -> bool:
