@@ -6,15 +6,18 @@ lowest free ports of the range, in (group, src, dst) order: the same inventory a
 
 A rotating group has every ordered pair as an edge (999,000 for 1,000 hosts), so its ports follow from two
 small tables instead: each member has a slot in the group (kept; a new member takes the lowest free slot),
-and each listener a block of ports for the group (its base kept; a new block takes the first run of free
-ports that fits). The edge a listener L listens for from initiator I has port base(L) + slot(I): adding or
-removing a host moves no other pair's port. Only the edges whose sender is behind NAT (forward mode: L
-listens for both edges of the pair) take a port of their own, outside the block.
+and each listener a block of ports for the group, given by its top port (kept; a new block takes the highest
+run of free ports that fits). The edge a listener L listens for from initiator I has port top(L) - slot(I):
+adding or removing a host moves no other pair's port. Blocks sit at the top of the range and grow down,
+ports of their own fill it from the bottom up, so a growing group meets them only when the range is full.
+Only the edges whose sender is behind NAT (forward mode: L listens for both edges of the pair) take a port
+of their own, outside the block.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from syntraf_ctl.mesh import Edge, runs
@@ -29,7 +32,7 @@ class RotatingPorts:
     """A rotating group's ports, as the lock file records them."""
 
     slots: dict[str, int] = field(default_factory=dict)  # member uid -> slot
-    blocks: dict[str, int] = field(default_factory=dict)  # listener uid -> base port of its block
+    blocks: dict[str, int] = field(default_factory=dict)  # listener uid -> top port of its block
     left_out: dict[str, list[str]] = field(default_factory=dict)  # listener -> members with no edge to it
     # (include/exclude, auth), sorted: the block edges are every (listener, other member) pair but these
 
@@ -45,11 +48,11 @@ class RotatingPorts:
     def edge_ports(self) -> dict[str, tuple[str, int]]:
         """`src/dst` (its lock key without the group) -> (listener, port) of every block edge."""
         result = {}
-        for listener, base in self.blocks.items():
+        for listener, top in self.blocks.items():
             skipped = set(self.left_out.get(listener, ()))
             for initiator, slot in self.slots.items():
                 if initiator != listener and initiator not in skipped:
-                    result[f"{listener}/{initiator}"] = (listener, base + slot)
+                    result[f"{listener}/{initiator}"] = (listener, top - slot)
         return result
 
 
@@ -67,35 +70,23 @@ def lock_key(edge: Edge) -> str:
     return f"{edge.group}/{edge.src}/{edge.dst}"
 
 
-def in_block(edge: Edge, rotating: dict[str, RotatingPorts]) -> bool:
-    """Whether the edge's port comes from its listener's block (a rotating group, the sender listening)."""
-    return edge.group in rotating and edge.mode == "reverse"
-
-
 def assign_ports(
     edges: list[Edge], model: Model, locked: Locked, locked_rotating: dict[str, RotatingPorts]
 ) -> Assignment:
     """Set `port` on every edge; a problem for each listener whose range is too small."""
     rotating = {
-        name: RotatingPorts(slots=_slots(group.members, locked_rotating.get(name)))
+        name: RotatingPorts(slots=member_slots(group.members, locked_rotating.get(name)))
         for name, group in sorted(model.groups.items())
         if group.topology.kind == "rotating" and not group.disabled
     }
     own: dict[str, list[Edge]] = {}  # listener -> its edges with a port of their own
-    block_edges: dict[tuple[str, str], list[Edge]] = {}  # (group, listener) -> its block's edges
-    for name, start, end in runs(edges, "group"):
-        # A rotating group's edges from a sender not behind NAT are its block's (the sender listens):
-        # taken a sender at a time, not one by one.
-        senders = runs(edges, "src", start, end) if name in rotating else [("", start, end)]
-        for src, first, last in senders:
-            if src and not model.hosts[src].behind_nat:
-                block_edges[(name, src)] = edges[first:last]
-                continue
-            for edge in edges[first:last]:
-                own.setdefault(edge.listener, []).append(edge)
+    single, block_edges = split_edges(edges, rotating)
+    for edge in single:
+        own.setdefault(edge.listener, []).append(edge)
+    sizes = {name: ports.size() for name, ports in rotating.items()}
     blocks: dict[str, dict[str, int]] = {}  # listener -> group -> block size
     for name, listener in block_edges:
-        blocks.setdefault(listener, {})[name] = rotating[name].size()
+        blocks.setdefault(listener, {})[name] = sizes[name]
     kept, problems = 0, []
     for listener in sorted(own.keys() | blocks.keys()):
         host = model.hosts[listener]
@@ -103,22 +94,23 @@ def assign_ports(
         if isinstance(placed, Problem):
             problems.append(placed)
             continue
-        bases, kept_here = placed
+        tops, kept_here = placed
         kept += kept_here
-        for name, base in bases.items():
-            rotating[name].blocks[listener] = base
+        for name, top in tops.items():
+            rotating[name].blocks[listener] = top
+    same_slots = {name: _same_slots(ports, locked_rotating.get(name)) for name, ports in rotating.items()}
     for (name, listener), run in block_edges.items():
         ports = rotating[name]
-        base = ports.blocks.get(listener)
-        if base is None:  # the listener's range is exhausted: reported above
+        top = ports.blocks.get(listener)
+        if top is None:  # the listener's range is exhausted: reported above
             continue
         slots = ports.slots
         for edge in run:
-            edge.port = base + slots[edge.initiator]
+            edge.port = top - slots[edge.initiator]
         if len(run) < len(slots) - 1:
             linked = {edge.initiator for edge in run} | {listener}
             ports.left_out[listener] = sorted(slots.keys() - linked)
-        kept += _kept_in_block(name, listener, run, ports, locked_rotating.get(name))
+        kept += _kept_in_block(listener, run, ports, locked_rotating.get(name), same_slots[name])
     return Assignment(rotating, kept, problems)
 
 
@@ -126,13 +118,32 @@ def locked_ports(edges: list[Edge], rotating: dict[str, RotatingPorts]) -> Locke
     """The lock content for the edges with a port of their own: listener -> {lock key: port} (the blocks
     of rotating groups are recorded by `rotating`)."""
     result: dict[str, dict[str, int]] = {}
-    for edge in edges:
-        if edge.mode == "forward" or edge.group not in rotating:
-            result.setdefault(edge.listener, {})[lock_key(edge)] = edge.port
+    for edge in split_edges(edges, rotating)[0]:
+        result.setdefault(edge.listener, {})[lock_key(edge)] = edge.port
     return result
 
 
-def _slots(members: tuple[str, ...], locked: RotatingPorts | None) -> dict[str, int]:
+def split_edges(
+    edges: list[Edge], rotating: Collection[str]
+) -> tuple[list[Edge], dict[tuple[str, str], list[Edge]]]:
+    """(edges with a port of their own in order, (group, listener) -> the edges of its block) of `edges`,
+    sorted by (group, src). A rotating group's edges are taken a sender at a time, not one by one: all the
+    edges of a sender are forward (it is behind NAT) or none are."""
+    single: list[Edge] = []
+    blocks: dict[tuple[str, str], list[Edge]] = {}
+    for name, start, end in runs(edges, "group"):
+        if name not in rotating:
+            single.extend(edges[start:end])
+            continue
+        for src, first, last in runs(edges, "src", start, end):
+            if edges[first].mode == "forward":
+                single.extend(edges[first:last])
+            else:
+                blocks[(name, src)] = edges[first:last]
+    return single, blocks
+
+
+def member_slots(members: tuple[str, ...], locked: RotatingPorts | None) -> dict[str, int]:
     """member -> slot: the locked slot of each member still there, the lowest free slots for the others."""
     slots = {uid: slot for uid, slot in (locked.slots.items() if locked else ()) if uid in members}
     taken = set(slots.values())
@@ -141,16 +152,22 @@ def _slots(members: tuple[str, ...], locked: RotatingPorts | None) -> dict[str, 
     return dict(sorted(slots.items()))
 
 
+def _same_slots(ports: RotatingPorts, locked: RotatingPorts | None) -> set[str]:
+    """The members whose slot the lock file already gave them."""
+    return {uid for uid, slot in ports.slots.items() if locked and locked.slots.get(uid) == slot}
+
+
 def _kept_in_block(
-    name: str, listener: str, run: list[Edge], ports: RotatingPorts, locked: RotatingPorts | None
+    listener: str, run: list[Edge], ports: RotatingPorts, locked: RotatingPorts | None, same: set[str]
 ) -> int:
-    """How many of a block's edges keep the port the lock gave them: the block's base and the initiator's
-    slot unchanged (and the edge recorded, not left out, before)."""
+    """How many of a block's edges keep the port the lock gave them: the block's top and the initiator's
+    slot unchanged, and the edge recorded (not left out) before."""
     if locked is None or locked.blocks.get(listener) != ports.blocks[listener]:
         return 0
+    if len(run) == len(ports.slots) - 1 and listener not in locked.left_out:  # every member: no need to look
+        return len(same - {listener})
     skipped = set(locked.left_out.get(listener, ()))
-    same = {uid for uid, slot in ports.slots.items() if locked.slots.get(uid) == slot and uid not in skipped}
-    return sum(1 for edge in run if edge.initiator in same)
+    return sum(1 for edge in run if edge.initiator in same and edge.initiator not in skipped)
 
 
 def _place(
@@ -160,23 +177,28 @@ def _place(
     locked: Locked,
     locked_rotating: dict[str, RotatingPorts],
 ) -> tuple[dict[str, int], int] | Problem:
-    """Ports of one listener: (block base per rotating group, edges kept from the lock), ports set on `own`.
+    """Ports of one listener: (block top per rotating group, edges kept from the lock), ports set on `own`.
 
-    Order: blocks kept from the lock, then per-edge ports kept from it, then new blocks (first fit), then the
-    lowest free ports for the other edges."""
+    Order: blocks kept from the lock, then ports of their own kept from it, then new blocks (the highest run
+    that fits), then the lowest free ports for the other edges."""
     low, high = host.port_range
     size = high - low + 1
     needed = len(own) + sum(blocks.values())
     if needed > size:
         return _exhausted(host, needed, blocks, f"the range {low}-{high} has {size} ports")
     taken = _Taken()
-    bases: dict[str, int] = {}
+    tops: dict[str, int] = {}
     for name, length in sorted(blocks.items()):
         previous = locked_rotating.get(name)
-        base = previous.blocks.get(host.uid) if previous else None
-        if base is not None and low <= base and base + length - 1 <= high and taken.free(base, length):
-            bases[name] = base
-            taken.add(base, length)
+        top = previous.blocks.get(host.uid) if previous else None
+        if (
+            top is not None
+            and top <= high
+            and low <= top - length + 1
+            and taken.free(top - length + 1, length)
+        ):
+            tops[name] = top
+            taken.add(top - length + 1, length)
     previous_ports = locked.get(host.uid, {})
     fresh, kept = [], 0
     for edge in own:
@@ -188,17 +210,17 @@ def _place(
         else:
             fresh.append(edge)
     for name, length in sorted(blocks.items()):
-        if name not in bases:
-            base = taken.first_fit(low, high, length)
-            if base is None:
+        if name not in tops:
+            start = taken.last_fit(low, high, length)
+            if start is None:
                 run = f"no run of {length} free ports for mesh group {name}'s block in {low}-{high}"
                 return _exhausted(host, needed, blocks, run + " (ports kept by the lock file are in the way)")
-            bases[name] = base
-            taken.add(base, length)
+            tops[name] = start + length - 1
+            taken.add(start, length)
     for edge in fresh:
-        edge.port = taken.first_fit(low, high, 1)
+        edge.port = taken.first_fit(low)
         taken.add(edge.port, 1)
-    return bases, kept
+    return tops, kept
 
 
 def _exhausted(host: Host, needed: int, blocks: dict[str, int], why: str) -> Problem:
@@ -234,11 +256,20 @@ class _Taken:
             self.starts.insert(index, start)
             self.ends.insert(index, end)
 
-    def first_fit(self, low: int, high: int, length: int) -> int | None:
-        """The lowest start of `length` free ports within [low, high]."""
+    def first_fit(self, low: int) -> int:
+        """The lowest free port from `low`; the caller checked the range has one."""
         start = low
         for run_start, run_end in zip(self.starts, self.ends):
-            if run_start - start >= length:
+            if run_start > start:
                 break
             start = max(start, run_end)
-        return start if start + length - 1 <= high else None
+        return start
+
+    def last_fit(self, low: int, high: int, length: int) -> int | None:
+        """The highest start of `length` free ports within [low, high], None if there is none."""
+        end = high + 1
+        for run_start, run_end in zip(reversed(self.starts), reversed(self.ends)):
+            if end - run_end >= length:
+                break
+            end = min(end, run_start)
+        return end - length if end - length >= low else None

@@ -25,23 +25,23 @@ def commit_lock(plan) -> None:
     write_lock(plan.lock_path, plan.lock_state())
 
 
-def test_a_listener_port_is_its_block_base_plus_the_initiator_slot(inventory):
+def test_a_listener_port_is_its_block_top_minus_the_initiator_slot(inventory):
     plan = inventory(ROTATING).hosts(mesh_hosts("wan", "a", "b", "c")).compile()
-    # slots a=0, b=1, c=2; each listener's block is 15000-15002 (its own slot's port stays unused)
+    # slots a=0, b=1, c=2; each listener's block is 16000 down to 15998 (its own slot's port stays unused)
     assert ports(plan) == {
-        ("wan", "a", "b"): 15001,
-        ("wan", "a", "c"): 15002,
-        ("wan", "b", "a"): 15000,
-        ("wan", "b", "c"): 15002,
-        ("wan", "c", "a"): 15000,
-        ("wan", "c", "b"): 15001,
+        ("wan", "a", "b"): 15999,
+        ("wan", "a", "c"): 15998,
+        ("wan", "b", "a"): 16000,
+        ("wan", "b", "c"): 15998,
+        ("wan", "c", "a"): 16000,
+        ("wan", "c", "b"): 15999,
     }
     commit_lock(plan)
     content = json.loads(Path(plan.lock_path).read_text())
     assert content["schema"] == 2 and content["ports"] == {}
     assert content["rotating"] == {
         "wan": {
-            "blocks": {"a": 15000, "b": 15000, "c": 15000},
+            "blocks": {"a": 16000, "b": 16000, "c": 16000},
             "left_out": {},
             "slots": {"a": 0, "b": 1, "c": 2},
         }
@@ -55,7 +55,7 @@ def test_hosts_added_and_removed_move_no_other_pair_and_reuse_the_freed_slot(inv
     inv.hosts(mesh_hosts("wan", "a", "b", "c", "d"))  # a sorts first: a fresh assignment would shift all
     grown = inv.compile()
     assert all(ports(grown)[key] == port for key, port in ports(before).items())
-    assert grown.ports_from_lock == 6 and ports(grown)[("wan", "b", "a")] == 15003  # a took slot 3
+    assert grown.ports_from_lock == 6 and ports(grown)[("wan", "b", "a")] == 15997  # a took slot 3
     assert grown.changes().edges_changed == {}
     assert len(grown.changes().edges_added) == 6
     commit_lock(grown)
@@ -73,7 +73,7 @@ def test_hosts_added_and_removed_move_no_other_pair_and_reuse_the_freed_slot(inv
     commit_lock(shrunk)
     inv.hosts(mesh_hosts("wan", "a", "b", "d", "e"))
     again = inv.compile()
-    assert ports(again)[("wan", "b", "e")] == 15001  # e took c's freed slot 1
+    assert ports(again)[("wan", "b", "e")] == 15999  # e took c's freed slot 1
     assert all(ports(again)[key] == port for key, port in ports(shrunk).items())
 
 
@@ -89,7 +89,7 @@ def test_left_out_pairs_are_recorded_and_come_back_as_added_edges(inventory):
     inv = inventory(ROTATING).hosts(mesh_hosts("wan", "a", "b", "c", "d"))
     inv.host_vars("a", "syntraf_exclude: {wan: [c]}\n")
     plan = inv.compile()
-    assert ("wan", "a", "c") not in ports(plan) and ports(plan)[("wan", "a", "d")] == 15003
+    assert ("wan", "a", "c") not in ports(plan) and ports(plan)[("wan", "a", "d")] == 15997
     commit_lock(plan)
     assert plan.lock_state().rotating["wan"].left_out == {"a": ["c"], "c": ["a"]}
     assert inv.compile().changes().locked_edges == 10
@@ -104,14 +104,14 @@ def test_a_sender_behind_nat_gets_a_second_port_outside_the_block(inventory):
     plan = inv.compile()
     by_key = {e.key: e for e in plan.edges}
     # b listens for both edges with a: a -> b (a initiates, forward) and b -> a (a initiates, reverse)
-    assert (by_key[("wan", "b", "a")].listener, by_key[("wan", "b", "a")].port) == ("b", 15000)
-    assert (by_key[("wan", "a", "b")].listener, by_key[("wan", "a", "b")].port) == ("b", 15003)
+    assert (by_key[("wan", "b", "a")].listener, by_key[("wan", "b", "a")].port) == ("b", 16000)
+    assert (by_key[("wan", "a", "b")].listener, by_key[("wan", "a", "b")].port) == ("b", 15000)
     assert "a" not in plan.lock_state().rotating["wan"].blocks  # a never listens
     for listener in "bc":
         used = [e.port for e in plan.edges if e.listener == listener]
         assert len(used) == len(set(used)) == 3
     commit_lock(plan)
-    assert read_lock(plan.lock_path)[0].ports == {"b": {"wan/a/b": 15003}, "c": {"wan/a/c": 15003}}
+    assert read_lock(plan.lock_path)[0].ports == {"b": {"wan/a/b": 15000}, "c": {"wan/a/c": 15000}}
     assert ports(inv.compile()) == ports(plan)
 
 
@@ -124,15 +124,23 @@ def test_blocks_and_per_edge_ports_of_other_groups_do_not_collide_and_stay(inven
     commit_lock(plan)
     inv.hosts(mesh_hosts("wan", "a", "b", "c", "d"))
     grown = inv.compile()
-    # wan's blocks (15000-15002) keep their base and grow into 15003, where voip's first edge sat: that
-    # one edge moves (fewer moves than the block's), every other pair keeps its port
-    moved = {key for key, port in ports(plan).items() if ports(grown)[key] != port}
-    assert moved == {("voip", "a", "b"), ("voip", "b", "a"), ("voip", "c", "a")}
-    assert ports(grown)[("voip", "a", "b")] == 15005  # after voip/a/c's 15004
+    # wan's blocks (16000 down to 15998) grow down to 15997; voip's edges fill the range from 15000 up
+    assert all(ports(grown)[key] == port for key, port in ports(plan).items())
     for listener in "abcd":
         used = [e.port for e in grown.edges if e.listener == listener]
         assert len(used) == len(set(used))
-    assert grown.changes().edges_changed["voip/a/b"] == {"port": [15003, 15005]}
+    assert grown.changes().edges_changed == {}
+
+
+def test_a_grown_block_that_meets_other_ports_keeps_its_top_and_they_move(inventory):
+    inv = inventory(BOTH).hosts(mesh_hosts("wan", "a", "b", "c"))
+    inv.host_vars("a", "syntraf_listen_port_range: 15000-15004\n")  # wan's block 15004-15002, voip 15000-1
+    commit_lock(inv.compile())
+    inv.hosts(mesh_hosts("wan", "a", "b", "c", "d"))
+    inv.host_vars("a", "syntraf_listen_port_range: 15000-15006\n")
+    grown = inv.compile()
+    # wan's block on a grows down to 15001: voip/a/c moves out of its way (one edge, not the block's)
+    assert grown.changes().edges_changed == {"voip/a/c": {"port": [15001, 15005]}}
 
 
 def test_a_block_that_does_not_fit_is_port_exhaustion_naming_the_host_and_range(inventory):
@@ -154,10 +162,10 @@ def test_an_old_lock_reads_keeps_full_mesh_ports_and_says_what_moved(inventory):
     (inv.root / LOCK_NAME).write_text(json.dumps(old))
     plan = inv.compile()
     assert ports(plan)[("voip", "a", "b")] == 15007 and ports(plan)[("voip", "b", "a")] == 15008
-    assert ports(plan)[("wan", "a", "b")] == 15001 and plan.ports_from_lock == 2
+    assert ports(plan)[("wan", "a", "b")] == 15999 and plan.ports_from_lock == 2
     changes = plan.changes()
     assert changes.locked_edges == 4 and not changes.edges_added + changes.edges_removed
-    assert changes.edges_changed == {"wan/a/b": {"port": [15003, 15001]}, "wan/b/a": {"port": [15004, 15000]}}
+    assert changes.edges_changed == {"wan/a/b": {"port": [15003, 15999]}, "wan/b/a": {"port": [15004, 16000]}}
 
 
 def test_a_malformed_rotating_entry_is_a_damaged_lock(inventory):
