@@ -7,22 +7,14 @@ import json
 from pathlib import Path
 
 from syntraf_ctl.changes import compare
-from syntraf_ctl.lockfile import LOCK_NAME, read_lock, write_lock
+from syntraf_ctl.lockfile import LOCK_NAME, read_lock
 
 from .conftest import mesh_hosts
+from .test_ports import commit_lock, ports
 from .test_validation import has
 
 ROTATING = "syntraf_mesh_groups:\n  wan: {topology: {kind: rotating, peers: 1}}\n"
 BOTH = "syntraf_mesh_groups:\n  wan: {topology: {kind: rotating, peers: 1}}\n  voip: {members: wan}\n"
-
-
-def ports(plan) -> dict[tuple[str, str, str], int]:
-    return {e.key: e.port for e in plan.edges}
-
-
-def commit_lock(plan) -> None:
-    """What render/apply do after a successful run."""
-    write_lock(plan.lock_path, plan.lock_state())
 
 
 def test_a_listener_port_is_its_block_top_minus_the_initiator_slot(inventory):
