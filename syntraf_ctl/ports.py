@@ -17,7 +17,7 @@ of their own, outside the block.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from syntraf_ctl.mesh import Edge, runs
@@ -47,13 +47,19 @@ class RotatingPorts:
 
     def edge_ports(self) -> dict[str, tuple[str, int]]:
         """`src/dst` (its lock key without the group) -> (listener, port) of every block edge."""
-        result = {}
-        for listener, top in self.blocks.items():
-            skipped = set(self.left_out.get(listener, ()))
-            for initiator, slot in self.slots.items():
-                if initiator != listener and initiator not in skipped:
-                    result[f"{listener}/{initiator}"] = (listener, top - slot)
-        return result
+        return {
+            f"{listener}/{initiator}": (listener, port)
+            for listener in self.blocks
+            for initiator, port in self.ports_of(listener, self.slots).items()
+        }
+
+    def ports_of(self, listener: str, initiators: Iterable[str]) -> dict[str, int]:
+        """initiator -> port of the block edges `listener` has with `initiators`."""
+        top = self.blocks.get(listener)
+        if top is None:
+            return {}
+        skipped = set(self.left_out.get(listener, ())) | {listener}
+        return {uid: top - self.slots[uid] for uid in initiators if uid in self.slots and uid not in skipped}
 
 
 @dataclass

@@ -175,3 +175,12 @@ def test_a_full_mesh_lock_stays_schema_1(inventory):
     commit_lock(plan)
     content = json.loads(Path(plan.lock_path).read_text())
     assert content["schema"] == 1 and "rotating" not in content
+
+
+def test_a_block_moved_by_a_new_range_lists_each_of_its_edges_as_changed(inventory):
+    inv = inventory(ROTATING).hosts(mesh_hosts("wan", "a", "b", "c"))
+    commit_lock(inv.compile())
+    inv.host_vars("a", "syntraf_listen_port_range: 20000-20010\n")
+    changes = inv.compile().changes()
+    assert changes.edges_changed == {"wan/a/b": {"port": [15999, 20009]}, "wan/a/c": {"port": [15998, 20008]}}
+    assert changes.locked_edges == 6 and not changes.edges_added + changes.edges_removed
