@@ -16,6 +16,7 @@ from typing import Any
 
 from syntraf_ctl.lockfile import LockState
 from syntraf_ctl.messages import name_list
+from syntraf_ctl.ports import RotatingPorts
 
 Diff = dict[str, list[Any]]  # setting -> [before, after]
 
@@ -77,37 +78,87 @@ def compare(previous: LockState | None, planned: LockState) -> Changes:
     """The changes from the lock file's state `previous` (None: no lock file) to the `planned` one."""
     if previous is None:
         return Changes(locked=False, locked_edges=0)
-    before, after = _edges(previous), _edges(planned)
-    hosts_before = previous.hosts or {uid: "" for uid in _ends(before)}  # a lock that predates `hosts`
-    changes = Changes(
-        locked=True,
-        locked_edges=len(before),
-        edges_added=sorted(after.keys() - before.keys()),
-        edges_removed=sorted(before.keys() - after.keys()),
-        hosts_added=sorted(planned.hosts.keys() - hosts_before.keys()),
-        hosts_removed=sorted(hosts_before.keys() - planned.hosts.keys()),
-    )
-    for key in sorted(before.keys() & after.keys()):
+    # A rotating group has up to N(N-1) block edges: where its traffic stayed, they are compared per listener
+    # (syntraf_ctl.ports.RotatingPorts), not one by one.
+    paired = {
+        group
+        for group in previous.rotating.keys() & planned.rotating.keys()
+        if not _diff(previous.groups.get(group, {}), planned.groups.get(group, {}))
+    }
+    before, after = _edges(previous, paired), _edges(planned, paired)
+    added, removed = after.keys() - before.keys(), before.keys() - after.keys()
+    changed: dict[str, Diff] = {}
+    for key in before.keys() & after.keys():
         group = key.split("/", 1)[0]
         diff = _diff(before[key], after[key]) | _diff(
             previous.groups.get(group, {}), planned.groups.get(group, {})
         )
         if diff:
-            changes.edges_changed[key] = diff
+            changed[key] = diff
+    counts_before, counts_after = _count_by_group(before), _count_by_group(after)
+    for group in sorted(paired):
+        old, new = previous.rotating[group], planned.rotating[group]
+        counts_before[group] = counts_before.get(group, 0) + old.edge_count()
+        counts_after[group] = counts_after.get(group, 0) + new.edge_count()
+        _block_changes(group, old, new, added, removed, changed)
+    hosts_before = previous.hosts or {uid: "" for uid in _ends(before)}  # a lock that predates `hosts`
+    changes = Changes(
+        locked=True,
+        locked_edges=sum(counts_before.values()),
+        edges_added=sorted(added),
+        edges_removed=sorted(removed),
+        edges_changed=dict(sorted(changed.items())),
+        hosts_added=sorted(planned.hosts.keys() - hosts_before.keys()),
+        hosts_removed=sorted(hosts_before.keys() - planned.hosts.keys()),
+    )
     for uid in sorted(hosts_before.keys() & planned.hosts.keys()):
         if hosts_before[uid] and hosts_before[uid] != planned.hosts[uid]:
             changes.hosts_changed[uid] = {"address": [hosts_before[uid], planned.hosts[uid]]}
-    changes.destruction = _destruction(before, after)
+    changes.destruction = _destruction(counts_before, counts_after, len(removed))
     return changes
 
 
-def _edges(state: LockState) -> dict[str, dict[str, Any]]:
-    """lock key -> {listener, port} of every edge of `state`."""
-    return {
+def _block_changes(
+    group: str,
+    before: RotatingPorts,
+    after: RotatingPorts,
+    added: set[str],
+    removed: set[str],
+    changed: dict[str, Diff],
+) -> None:
+    """Add a rotating group's block edges that appear, disappear or move. A listener whose block and
+    left-out members stayed changes only with the members whose slot moved, came or went."""
+    moved = {
+        uid
+        for uid in before.slots.keys() | after.slots.keys()
+        if before.slots.get(uid) != after.slots.get(uid)
+    }
+    everyone = before.slots.keys() | after.slots.keys()
+    for listener in before.blocks.keys() | after.blocks.keys():
+        stayed = before.blocks.get(listener) == after.blocks.get(listener) and before.left_out.get(
+            listener
+        ) == after.left_out.get(listener)
+        initiators = moved if stayed else everyone
+        old, new = before.ports_of(listener, initiators), after.ports_of(listener, initiators)
+        added.update(f"{group}/{listener}/{uid}" for uid in new.keys() - old.keys())
+        removed.update(f"{group}/{listener}/{uid}" for uid in old.keys() - new.keys())
+        for uid in old.keys() & new.keys():
+            if old[uid] != new[uid]:
+                changed[f"{group}/{listener}/{uid}"] = {"port": [old[uid], new[uid]]}
+
+
+def _edges(state: LockState, skipped: set[str]) -> dict[str, dict[str, Any]]:
+    """lock key -> {listener, port} of every edge of `state` but the block edges of `skipped` groups."""
+    edges = {
         key: {"listener": listener, "port": port}
         for listener, entries in state.ports.items()
         for key, port in entries.items()
     }
+    for group, ports in state.rotating.items():
+        if group not in skipped:
+            for key, (listener, port) in ports.edge_ports().items():
+                edges[f"{group}/{key}"] = {"listener": listener, "port": port}
+    return edges
 
 
 def _ends(edges: dict[str, Any]) -> set[str]:
@@ -121,16 +172,15 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> Diff:
     return {name: [before.get(name), after.get(name)] for name in after if before.get(name) != after[name]}
 
 
-def _destruction(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def _destruction(before: dict[str, int], after: dict[str, int], removed: int) -> list[str]:
+    """Why the change needs --allow-destroy, from the locked and planned edges per group."""
     reasons = []
-    groups_before = _count_by_group(before)
-    groups_after = _count_by_group(after)
-    for group, count in sorted(groups_before.items()):
-        if group not in groups_after:
+    for group, count in sorted(before.items()):
+        if count and not after.get(group):
             reasons.append(f"removes every edge of mesh group {group} ({count} locked edges)")
-    removed = len(before.keys() - after.keys())
-    if removed * 2 > len(before):
-        reasons.append(f"removes {removed} of the {len(before)} locked edges (more than half)")
+    locked = sum(before.values())
+    if removed * 2 > locked:
+        reasons.append(f"removes {removed} of the {locked} locked edges (more than half)")
     return reasons
 
 

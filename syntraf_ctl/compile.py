@@ -15,7 +15,7 @@ from syntraf_ctl.mesh import Edge, compute_edges
 from syntraf_ctl.model import Model, build_model
 from syntraf_ctl.observability.thresholds import group_thresholds
 from syntraf_ctl.plan import Plan, format_bps
-from syntraf_ctl.ports import assign_ports, count_kept
+from syntraf_ctl.ports import Assignment, assign_ports
 from syntraf_ctl.problems import Problem, ValidationError, display_path
 from syntraf_ctl.render_target import contains
 
@@ -54,23 +54,23 @@ def compile_inventory(
     previous, lock_problems = read_lock(path) if lock else (None, [])
     problems += lock_problems
     versions = dict(previous.versions) if previous else {}
-    edges, warnings, stage_problems = plan_edges(model, versions, previous)
+    edges, warnings, stage_problems, ports = plan_edges(model, versions, previous)
     # Hosts are asked only about a valid inventory; what they say changes the auth rule's outcome only.
     if read_versions and not problems + stage_problems:
         planned = {uid for edge in edges for uid in (edge.src, edge.dst)}
         asked = known_versions(versions, [model.hosts[uid] for uid in sorted(planned)], read_versions)
         if asked != versions:
             versions = asked
-            edges, warnings, stage_problems = plan_edges(model, versions, previous)
+            edges, warnings, stage_problems, ports = plan_edges(model, versions, previous)
     problems += stage_problems
     if problems:
         raise ValidationError(problems)
-    locked = previous.ports if previous else {}
     plan = Plan(
         model,
         edges,
         path,
-        count_kept(edges, locked),
+        ports.kept,
+        rotating_ports=ports.rotating,
         iperf3_versions=versions,
         previous=previous,
         alerts=alerts,
@@ -84,16 +84,17 @@ def compile_inventory(
 
 def plan_edges(
     model: Model, versions: dict[str, str], previous: LockState | None
-) -> tuple[list[Edge], list[str], list[Problem]]:
-    """The model's edges with the auth rule applied and their ports: (edges, warnings, problems). Every stage
-    runs on what is valid so far, so one bad value does not hide the problems of later stages."""
+) -> tuple[list[Edge], list[str], list[Problem], Assignment]:
+    """The model's edges with the auth rule applied and their ports: (edges, warnings, problems, what the
+    port assignment decided). Every stage runs on what is valid so far, so one bad value does not hide the
+    problems of later stages."""
     with gc_paused():
         edges, warnings = compute_edges(model)
         edges, auth, problems = apply_auth_rule(model, edges, versions)
         warnings += auth.warnings
         problems += check_max_bandwidth(model, edges)
-        problems += assign_ports(edges, model.hosts, previous.ports if previous else {})
-    return edges, warnings, problems
+        ports = assign_ports(edges, model, *((previous.ports, previous.rotating) if previous else ({}, {})))
+    return edges, warnings, problems + ports.problems, ports
 
 
 def check_max_bandwidth(model: Model, edges: list[Edge]) -> list[Problem]:

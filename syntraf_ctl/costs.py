@@ -12,22 +12,44 @@ from typing import Any
 
 from syntraf_probe.schedule import epochs_to_cover
 
-from syntraf_ctl.mesh import Edge
+from syntraf_ctl.mesh import Edge, runs
 from syntraf_ctl.model import Model
 from syntraf_ctl.topology import schedule
 
 
+def edge_counts(model: Model, edges: list[Edge]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(group, uid) -> (edges it sends, edges it receives, edges it listens for), for every host with an
+    edge. `edges` sorted by group, as compute_edges makes them. A group with all its N(N-1) edges and no
+    host behind NAT gives every member N-1 of each without looking at them (999,000 in rotating:1000)."""
+    result: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for name, (start, end) in group_spans(edges).items():
+        members = model.groups[name].members
+        n = len(members)
+        if end - start == n * (n - 1) and not any(model.hosts[uid].behind_nat for uid in members):
+            result.update(((name, uid), (n - 1, n - 1, n - 1)) for uid in members)
+            continue
+        span = edges[start:end]
+        out, into = Counter(e.src for e in span), Counter(e.dst for e in span)
+        listens = Counter(e.listener for e in span)
+        result.update(((name, uid), (out[uid], into[uid], listens[uid])) for uid in sorted(out | into))
+    return result
+
+
+def group_spans(edges: list[Edge]) -> dict[str, tuple[int, int]]:
+    """group -> (start, end) of its edges in `edges`, sorted by group."""
+    return {name: (start, end) for name, start, end in runs(edges, "group")}
+
+
 def concurrent_flows(model: Model, edges: list[Edge]) -> dict[tuple[str, str], tuple[int, int]]:
     """(group, uid) -> (flows it sends, flows it receives) at a time, for every host with an edge."""
-    out = Counter((e.group, e.src) for e in edges)
-    into = Counter((e.group, e.dst) for e in edges)
-    result = {}
-    for key in sorted(set(out) | set(into)):
-        group = model.groups[key[0]]
+    limits = {}
+    for name, group in model.groups.items():
         rotation = schedule(group.members, group.topology)
-        limit = rotation.peers if rotation else len(group.members)
-        result[key] = (min(limit, out[key]), min(limit, into[key]))
-    return result
+        limits[name] = rotation.peers if rotation else len(group.members)
+    return {
+        key: (min(limits[key[0]], out), min(limits[key[0]], into))
+        for key, (out, into, _) in sorted(edge_counts(model, edges).items())
+    }
 
 
 def group_coverage(model: Model, name: str, edges: int) -> dict[str, Any]:
@@ -46,15 +68,13 @@ def group_coverage(model: Model, name: str, edges: int) -> dict[str, Any]:
 
 def host_coverage(model: Model, edges: list[Edge]) -> dict[str, dict[str, dict[str, int]]]:
     """uid -> group -> the ordered pairs with the host that the group measures, of all it could."""
-    measured = Counter((e.group, uid) for e in edges for uid in (e.src, e.dst))
+    counts = edge_counts(model, edges)
     result: dict[str, dict[str, dict[str, int]]] = {}
     for name in sorted(model.groups):
         group = model.groups[name]
         if group.disabled:
             continue
         for uid in group.members:
-            result.setdefault(uid, {})[name] = {
-                "pairs": measured[(name, uid)],
-                "of": 2 * (len(group.members) - 1),
-            }
+            out, into, _ = counts.get((name, uid), (0, 0, 0))
+            result.setdefault(uid, {})[name] = {"pairs": out + into, "of": 2 * (len(group.members) - 1)}
     return result

@@ -4,10 +4,7 @@ rotating group has 999,000 edges)."""
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
 from dataclasses import dataclass
-from operator import attrgetter
 
 from syntraf_ctl.mesh import Edge
 from syntraf_ctl.model import Host
@@ -19,15 +16,6 @@ class EdgeTables:
     ports: list[list[int | None]]  # [i][j]: the port of the edge members[i] -> members[j]; None: no edge
     redirected: list[Edge]  # edges whose initiator connects to another address than the listener's
     pkcs1: list[Edge]  # edges that pass --use-pkcs1-padding
-
-
-def edges_by_group(edges: list[Edge]) -> dict[str, list[Edge]]:
-    """group -> its edges, in the plan's order (taken a run of one group at a time: the plan's edges are
-    sorted by group)."""
-    result: dict[str, list[Edge]] = defaultdict(list)
-    for group, run in itertools.groupby(edges, key=attrgetter("group")):
-        result[group].extend(run)
-    return result
 
 
 def edge_tables(members: tuple[str, ...], edges: list[Edge], hosts: dict[str, Host]) -> EdgeTables:

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syntraf_ctl.changes import Changes, compare
-from syntraf_ctl.costs import concurrent_flows, group_coverage, host_coverage
-from syntraf_ctl.edge_tables import edge_tables, edges_by_group
+from syntraf_ctl.costs import concurrent_flows, edge_counts, group_coverage, group_spans, host_coverage
+from syntraf_ctl.edge_tables import edge_tables
 from syntraf_ctl.lockfile import LockState
-from syntraf_ctl.mesh import Edge
+from syntraf_ctl.mesh import Edge, edges_by_group
 from syntraf_ctl.messages import name_list
 from syntraf_ctl.model import Model
-from syntraf_ctl.ports import Locked, locked_ports
+from syntraf_ctl.ports import Locked, RotatingPorts, locked_ports
 
 PLAN_SCHEMA = 2  # 2: a rotating group's edges as tables in its group, not in `edges`
 HEADER_BYTES = 28  # IPv4 (20) + UDP (8) per packet, for the on-the-wire estimate
@@ -46,6 +46,8 @@ class Plan:
     previous: LockState | None = None  # what the lock file recorded; None when there is none yet
     alerts: dict[str, Any] = field(default_factory=dict)  # enabled group -> its alert Thresholds
     pack_hosts: list[str] = field(default_factory=list)  # hosts of syntraf_grafana and syntraf_alerting
+    rotating_ports: dict[str, RotatingPorts] = field(default_factory=dict)  # rotating group -> its slots
+    # and listener blocks (syntraf_ctl.ports)
 
     def host_totals(self) -> dict[str, HostTotals]:
         """What each host sends and receives at a time, and the listeners (ports) it needs."""
@@ -58,8 +60,8 @@ class Plan:
             total.receive_bps += received * traffic.bandwidth_bps
             total.wire_send_bps += sent * traffic_wire_bps(traffic)
             total.wire_receive_bps += received * traffic_wire_bps(traffic)
-        for edge in self.edges:
-            totals[edge.listener].listeners += 1
+        for (_, uid), (_, _, listens) in edge_counts(self.model, self.edges).items():
+            totals[uid].listeners += listens
         return totals
 
     def host_groups(self) -> dict[str, list[str]]:
@@ -73,7 +75,7 @@ class Plan:
         return result
 
     def locked_ports(self) -> Locked:
-        return locked_ports(self.edges)
+        return locked_ports(self.edges, self.rotating_ports)
 
     def changes(self) -> Changes:
         """What rendering this plan changes against the lock file."""
@@ -87,6 +89,7 @@ class Plan:
             {name: traffic_json(group.traffic) for name, group in enabled.items()},
             {uid: self.model.hosts[uid].address for uid in sorted(self.host_groups())},
             dict(sorted(self.iperf3_versions.items())),
+            self.rotating_ports,
         )
 
     def versions_known(self) -> bool:
@@ -164,8 +167,8 @@ class Plan:
     def _group_load(self) -> dict[str, tuple[int, int, int]]:
         """group -> (edges, payload bit/s at a time, flows at a time)."""
         load: dict[str, list[int]] = {name: [0, 0, 0] for name in self.model.groups}
-        for edge in self.edges:
-            load[edge.group][0] += 1
+        for name, (start, end) in group_spans(self.edges).items():
+            load[name][0] = end - start
         for (group, _), (sent, _) in concurrent_flows(self.model, self.edges).items():
             load[group][1] += sent * self.model.groups[group].traffic.bandwidth_bps
             load[group][2] += sent

@@ -15,7 +15,7 @@ from syntraf_probe.schedule import Schedule
 from syntraf_ctl import mesh
 from syntraf_ctl.assets import host_layout
 from syntraf_ctl.auth.scope import probe_auth
-from syntraf_ctl.edge_tables import edge_tables, edges_by_group
+from syntraf_ctl.edge_tables import edge_tables
 from syntraf_ctl.model import Host, MeshGroup
 from syntraf_ctl.plan import Plan
 from syntraf_ctl.topology import schedule as rotation_of
@@ -47,7 +47,7 @@ def probe_configs(plan: Plan) -> dict[tuple[str, str], Config]:
 
 
 def _enabled_groups(plan: Plan) -> list[tuple[str, list[mesh.Edge]]]:
-    by_group = edges_by_group(plan.edges)
+    by_group = mesh.edges_by_group(plan.edges)
     groups = plan.model.groups
     return [(name, by_group.get(name, [])) for name in sorted(groups) if not groups[name].disabled]
 

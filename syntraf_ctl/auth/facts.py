@@ -7,11 +7,12 @@ yet, and every deploy reports the versions it saw); the lock file keeps them bet
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
-from syntraf_ctl.auth.compat import PairAuth, Version, pair_auth, parse_version
+from syntraf_ctl.auth.compat import Version, pair_auth, parse_version
 from syntraf_ctl.messages import name_list
 
 VersionReader = Callable[[list[Any]], dict[str, str]]  # hosts -> inventory hostname -> `iperf3 --version`
@@ -35,16 +36,23 @@ class AuthPlan:
     unknown: set[str] = field(default_factory=set)  # uids whose iperf3 version nobody recorded yet
 
 
-def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) -> AuthPlan:
-    """Apply the version rule to every edge (pure). `versions`: uid -> version, None when unknown."""
+def plan_auth(edges: Sequence[EdgeLike], versions: dict[str, Version | None]) -> AuthPlan:
+    """Apply the version rule to every edge (pure). `versions`: uid -> version, None when unknown.
+
+    The outcome depends only on the two ends' versions, so it is decided once per pair of versions; only
+    edges whose pair needs something (PKCS#1 padding, or cannot work) are looked at one by one."""
     result = AuthPlan()
-    unknown = result.unknown
-    for edge in edges:
-        listener, initiator = versions.get(edge.listener), versions.get(edge.initiator)
-        if listener is None or initiator is None:
-            unknown.update(uid for uid in (edge.listener, edge.initiator) if versions.get(uid) is None)
+    ends = set(map(attrgetter("listener"), edges)) | set(map(attrgetter("initiator"), edges))
+    known = {uid: version for uid in ends if (version := versions.get(uid)) is not None}
+    result.unknown = ends - known.keys()
+    seen = set(known.values())
+    rules = {
+        (a, b): rule for a in seen for b in seen if (rule := pair_auth(a, b)).problem or rule.pkcs1_padding
+    }
+    for edge in edges if rules else ():
+        rule = rules.get((known.get(edge.listener), known.get(edge.initiator)))
+        if rule is None:
             continue
-        rule: PairAuth = pair_auth(listener, initiator)
         key = (edge.group, edge.src, edge.dst)
         if rule.problem:
             result.unsupported[key] = rule.problem
@@ -52,12 +60,12 @@ def plan_auth(edges: Iterable[EdgeLike], versions: dict[str, Version | None]) ->
                 f"mesh group {edge.group}: edge {edge.src} -> {edge.dst} left out: {edge.initiator} cannot "
                 f"authenticate to {edge.listener}'s iperf3 listener: {rule.problem}"
             )
-        elif rule.pkcs1_padding:
+        else:
             result.pkcs1.add(key)
-    if unknown:
+    if result.unknown:
         result.warnings.append(
-            f"iperf3 version unknown for {name_list(sorted(unknown))}: `syntraf-ctl apply` reads it (or set "
-            "syntraf_iperf3_version) so mixed 3.12/3.17+ pairs get --use-pkcs1-padding"
+            f"iperf3 version unknown for {name_list(sorted(result.unknown))}: `syntraf-ctl apply` reads "
+            "it (or set syntraf_iperf3_version) so mixed 3.12/3.17+ pairs get --use-pkcs1-padding"
         )
     return result
 
@@ -109,19 +117,32 @@ def apply_auth_rule(
     listener that requires them.
     """
     problems = []
-    for listener, initiator in sorted({(e.listener, e.initiator) for e in edges}):
-        a, b = model.hosts[listener], model.hosts[initiator]
-        if a.auth != b.auth:
-            problems.append(
-                b.problem(
-                    "syntraf_iperf3_auth",
-                    f"{b.uid} has it {'on' if b.auth else 'off'} but initiates tests to {a.uid}, which has "
-                    f"it {'on' if a.auth else 'off'}: set it once for all hosts (group_vars/all)",
-                )
-            )
-    rule = plan_auth(
-        [e for e in edges if model.hosts[e.listener].auth], host_versions(versions, model.hosts.values())
-    )
+    hosts = model.hosts
+    # Most meshes set auth once for all hosts: then no pair can disagree and no edge is looked at.
+    if len({host.auth for host in hosts.values()}) > 1:
+        for listener, initiator in sorted({(e.listener, e.initiator) for e in edges}):
+            a, b = hosts[listener], hosts[initiator]
+            if a.auth != b.auth:
+                problems.append(_auth_disagrees(a, b))
+        authenticated = [e for e in edges if hosts[e.listener].auth]
+    else:
+        authenticated = edges if any(host.auth for host in hosts.values()) else []
+    rule = plan_auth(authenticated, host_versions(versions, hosts.values()))
+    if not rule.pkcs1 and not rule.unsupported:
+        return edges, rule, problems
+    kept = []
     for edge in edges:
-        edge.pkcs1_padding = edge.key in rule.pkcs1
-    return [e for e in edges if e.key not in rule.unsupported], rule, problems
+        key = (edge.group, edge.src, edge.dst)
+        edge.pkcs1_padding = key in rule.pkcs1
+        if key not in rule.unsupported:
+            kept.append(edge)
+    return kept, rule, problems
+
+
+def _auth_disagrees(listener: Any, initiator: Any) -> Any:
+    """The problem of an initiator whose syntraf_iperf3_auth differs from its listener's."""
+    return initiator.problem(
+        "syntraf_iperf3_auth",
+        f"{initiator.uid} has it {'on' if initiator.auth else 'off'} but initiates tests to {listener.uid}, "
+        f"which has it {'on' if listener.auth else 'off'}: set it once for all hosts (group_vars/all)",
+    )

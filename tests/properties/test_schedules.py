@@ -1,5 +1,6 @@
 """Properties of the topologies' pure parts, up to N = 1,000 hosts: the rotating schedule's degrees and
-coverage, and the stability of the sites' representative pairs when a host is added. Budget:
+coverage, the stability of the sites' representative pairs and of a rotating group's ports when a host is
+added. Budget:
 SYNTRAF_PROPERTY_EXAMPLES (default 100) examples each."""
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from syntraf_probe.schedule import Schedule, epochs_to_cover, offsets
 
-from syntraf_ctl.topology import representative_pairs, site_pair_hash
+from syntraf_ctl.lockfile import LockState
+from syntraf_ctl.mesh import compute_edges
+from syntraf_ctl.model import Host, MeshGroup, Model, Traffic
+from syntraf_ctl.ports import RotatingPorts, assign_ports, locked_ports, member_slots
+from syntraf_ctl.topology import Topology, representative_pairs, site_pair_hash
 
 BUDGET = settings(
     max_examples=int(os.environ.get("SYNTRAF_PROPERTY_EXAMPLES", "100")),
@@ -126,3 +131,74 @@ def test_sites_pairs_are_the_best_ranked_of_every_cross_pair(case) -> None:
                     ranked.append((max(ha, hb), min(ha, hb), a, b))
             expected |= {(a, b) for _, _, a, b in sorted(ranked)[:count]}
     assert chosen == expected
+
+
+@BUDGET
+@given(st.integers(1, 1000), st.data())
+def test_member_slots_keep_every_member_that_stays_and_reuse_the_lowest_free(n, data) -> None:
+    members = [f"h{i:04d}" for i in range(n)]
+    before = member_slots(tuple(members), None)
+    assert sorted(before.values()) == list(range(n))
+    gone = set(data.draw(st.lists(st.sampled_from(members), max_size=5)))
+    added = [f"new{i}" for i in range(data.draw(st.integers(0, 5)))]
+    after = member_slots(tuple(sorted(set(members) - gone) + added), RotatingPorts(slots=before))
+    assert all(after[uid] == before[uid] for uid in members if uid not in gone)
+    assert len(set(after.values())) == len(after)
+    freed = sorted(before[uid] for uid in gone) + list(range(n, n + len(added)))
+    assert sorted(after[uid] for uid in added) == freed[: len(added)]
+
+
+def synthetic_model(members: list[str], nat: set[str]) -> Model:
+    """A model of one rotating group, built directly: the inventory is not what this property is about."""
+    hosts = {
+        uid: Host(
+            uid,
+            uid,
+            f"192.0.2.{i % 250}",
+            uid in nat,
+            (15000, 16000),
+            {},
+            {},
+            {},
+            None,
+            (),
+            "iperf3",
+            300,
+            0,
+            "info",
+            True,
+            "3.12",
+            10,
+            None,
+        )  # fmt: skip
+        for i, uid in enumerate(members)
+    }
+    group = MeshGroup(
+        "g", Traffic(64000, 160, 50, 46, 1), tuple(members), topology=Topology("rotating", peers=2)
+    )
+    return Model({"g": group}, hosts, [])
+
+
+def planned_ports(members: list[str], nat: set[str], lock: LockState | None) -> tuple[dict, LockState]:
+    model = synthetic_model(sorted(members), nat)
+    edges, _ = compute_edges(model)
+    assignment = assign_ports(edges, model, lock.ports if lock else {}, lock.rotating if lock else {})
+    assert not assignment.problems
+    state = LockState(locked_ports(edges, assignment.rotating), rotating=assignment.rotating)
+    return {e.key: (e.listener, e.port) for e in edges}, state
+
+
+@BUDGET
+@given(st.integers(2, 60), st.data())
+def test_adding_or_removing_a_host_of_a_rotating_group_moves_no_other_pair_port(n, data) -> None:
+    members = [f"h{i:04d}" for i in range(n)]
+    nat = set(data.draw(st.lists(st.sampled_from(members), max_size=3)))
+    before, lock = planned_ports(members, nat, None)
+    changed = members + ["h" + data.draw(st.sampled_from(["0000a", "9999", "0500x"]))]
+    if n > 2 and data.draw(st.booleans()):
+        changed.remove(data.draw(st.sampled_from(members)))
+    after, _ = planned_ports(changed, nat, lock)
+    assert all(after[key] == value for key, value in before.items() if key in after)
+    per_listener = Counter(after.values())
+    assert max(per_listener.values()) == 1  # no listener uses a port twice
+    assert all(15000 <= port <= 16000 for _, port in after.values())
