@@ -27,6 +27,7 @@ class HostTotals:
     wire_send_bps: int = 0
     wire_receive_bps: int = 0
     listeners: int = 0
+    ports: int = 0  # of its range, in use: one per edge it listens for, a whole block per rotating group
     flows_sent: int = 0  # edges it sends that run at a time (a rotating group runs k of them)
     flows_received: int = 0
 
@@ -62,6 +63,10 @@ class Plan:
             total.wire_receive_bps += received * traffic_wire_bps(traffic)
         for (_, uid), (_, _, listens) in edge_counts(self.model, self.edges).items():
             totals[uid].listeners += listens
+            totals[uid].ports += listens
+        for rotation in self.rotating_ports.values():
+            for listener in rotation.blocks:
+                totals[listener].ports += rotation.unused(listener)
         return totals
 
     def host_groups(self) -> dict[str, list[str]]:
@@ -117,8 +122,8 @@ class Plan:
                 "max_bandwidth_bps": host.max_bandwidth_bps,
                 "listeners": total.listeners,
                 "port_range": [low, high],
-                "ports_used": total.listeners,
-                "ports_available": high - low + 1 - total.listeners,
+                "ports_used": total.ports,
+                "ports_available": high - low + 1 - total.ports,
                 "flows_sent": total.flows_sent,
                 "flows_received": total.flows_received,
                 "iperf3_processes": total.flows_sent + total.flows_received,

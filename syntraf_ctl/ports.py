@@ -53,6 +53,11 @@ class RotatingPorts:
             for initiator, port in self.ports_of(listener, self.slots).items()
         }
 
+    def unused(self, listener: str) -> int:
+        """Ports of `listener`'s block that no edge uses: its own slot's, free slots', the left-out pairs'."""
+        edges = len(self.slots) - 1 - len(self.left_out.get(listener, ()))
+        return self.size() - edges
+
     def ports_of(self, listener: str, initiators: Iterable[str]) -> dict[str, int]:
         """initiator -> port of the block edges `listener` has with `initiators`."""
         top = self.blocks.get(listener)

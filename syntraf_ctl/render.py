@@ -233,13 +233,8 @@ def _directories(tree: RenderedTree) -> list[str]:
 
 
 def _write_new_file(path: str, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
-    finally:
-        os.close(descriptor)
+    with open(path, "xb") as stream:  # x: the staging directory is new, nothing may be there
+        stream.write(data)
 
 
 def swap_into_place(staging: str, out_dir: str) -> None:

@@ -93,10 +93,11 @@ def site_pair_hash(group: str, first: str, second: str, uid: str) -> int:
 
 
 def schedule(members: tuple[str, ...], topology: Topology) -> Schedule | None:
-    """The probes' schedule of a rotating group (None for the other kinds); k is capped at N-1."""
-    if topology.kind != "rotating":
+    """The probes' schedule of a rotating group (None for the other kinds, and for a group of one host:
+    nothing to rotate through); k is capped at N-1."""
+    if topology.kind != "rotating" or len(members) < 2:
         return None
-    peers = max(1, min(topology.peers, len(members) - 1))
+    peers = min(topology.peers, len(members) - 1)
     return Schedule(topology.epoch_seconds, EPOCH_ORIGIN, peers, tuple(members))
 
 

@@ -57,7 +57,7 @@ BOUNDS: dict[str, Bound] = {
         10, 86400, "s", True, "a rotating group's epoch: each starts new tests, so a few intervals at least"
     ),
     "echo.port": Bound(1, 65535, "", True, "the group's echo socket (UDP)"),
-    "echo.rate": Bound(1, 50, "requests/s", False, "per peer: low, next to a voice flow of 50 packets/s"),
+    "echo.rate": Bound(1, 50, "requests/s", False, "per pair: low, next to a voice flow of 50 packets/s"),
     "spool.max_bytes": Bound(1 << 20, 1 << 40, "bytes", True, "per database, on the host's disk"),
 }
 

@@ -184,3 +184,13 @@ def test_a_block_moved_by_a_new_range_lists_each_of_its_edges_as_changed(invento
     changes = inv.compile().changes()
     assert changes.edges_changed == {"wan/a/b": {"port": [15999, 20009]}, "wan/a/c": {"port": [15998, 20008]}}
     assert changes.locked_edges == 6 and not changes.edges_added + changes.edges_removed
+
+
+def test_the_plan_counts_a_listeners_whole_block_as_ports_used(inventory):
+    """A block holds a port per slot, its own slot's included, whether or not an edge uses it: the plan's
+    free ports are what is left outside it (a full group beside it takes ports of its own)."""
+    plan = inventory(BOTH).hosts(mesh_hosts("wan", "a", "b", "c")).compile()
+    host = plan.to_json()["hosts"]["a"]
+    assert host["listeners"] == 2 + 2  # wan's block edges, voip's edges
+    assert host["ports_used"] == 3 + 2  # wan's block of 3 slots, voip's ports
+    assert host["ports_available"] == 1001 - 5

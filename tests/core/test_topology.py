@@ -141,6 +141,17 @@ def test_rendered_rotating_config_loads_in_the_probe(inventory, tmp_path):
     assert any("peers 9" in w for w in plan.warnings)
 
 
+def test_a_rotating_group_of_one_host_renders_a_config_the_probe_loads(inventory, tmp_path):
+    """One member has no peer to rotate through: a schedule of k = 1 over one member is one the probe
+    refuses (k at most N-1), so the lone member gets a config without a schedule and without edges."""
+    lone = "all:\n  children:\n    wan: {hosts: {h1: {ansible_host: 192.0.2.1}}}\n"
+    plan = inventory(group("{kind: rotating, peers: 2}")).hosts(lone).compile()
+    path = tmp_path / "wan.json"
+    path.write_text(render_plan(plan).files["h1/etc/syntraf/wan.json"])
+    config = load_config(str(path))
+    assert config.schedule is None and config.edges == ()
+
+
 def test_adding_a_host_keeps_the_ports_of_every_edge_that_stays(inventory):
     for shape in ("{kind: sites, sites: [mtl, tor]}", "{kind: rotating, peers: 2}", "{kind: hub_and_spoke, "
                   "hubs: h1}"):  # fmt: skip
