@@ -73,7 +73,10 @@ def test_the_receiver_writes_rtt_dscp_and_mos_of_its_edge(tmp_path):
     fields = fields_of(lines[0])
     assert fields["echo_sent"] == pytest.approx(10, abs=1) and fields["echo_lost"] == 0
     assert fields["dscp_seen"] == 46 and fields["remarked_pct"] == 0
-    assert 0 < fields["rtt_min_ms"] <= fields["rtt_mean_ms"] <= fields["rtt_max_ms"] < 50
+    # loopback's floor: the min. A round trip's send time is taken in Python, so a stall of the process
+    # before its sendto (seen: 100 ms in CI, a loaded machine) lengthens that one (docs/metrics.md)
+    assert 0 < fields["rtt_min_ms"] < 50
+    assert fields["rtt_min_ms"] <= fields["rtt_mean_ms"] <= fields["rtt_max_ms"]
     expected = mos(r_factor(fields["rtt_mean_ms"], 2.0, 2.0, CODECS["g711"]))
     assert fields["mos"] == pytest.approx(expected, abs=0.002)
     assert (fields["mos_jitter_ms"], fields["mos_loss_pct"]) == (2.0, 2.0)  # the inputs it was scored with
