@@ -42,8 +42,11 @@ class RotatingPorts:
 
     def edge_count(self) -> int:
         """How many block edges the group has."""
-        others = len(self.slots) - 1
-        return sum(others - len(self.left_out.get(listener, ())) for listener in self.blocks)
+        return sum(self.edges_of(listener) for listener in self.blocks)
+
+    def edges_of(self, listener: str) -> int:
+        """How many block edges `listener` has: one with every other member but the left-out ones."""
+        return len(self.slots) - 1 - len(self.left_out.get(listener, ()))
 
     def edge_ports(self) -> dict[str, tuple[str, int]]:
         """`src/dst` (its lock key without the group) -> (listener, port) of every block edge."""
@@ -55,8 +58,7 @@ class RotatingPorts:
 
     def unused(self, listener: str) -> int:
         """Ports of `listener`'s block that no edge uses: its own slot's, free slots', the left-out pairs'."""
-        edges = len(self.slots) - 1 - len(self.left_out.get(listener, ()))
-        return self.size() - edges
+        return self.size() - self.edges_of(listener)
 
     def ports_of(self, listener: str, initiators: Iterable[str]) -> dict[str, int]:
         """initiator -> port of the block edges `listener` has with `initiators`."""

@@ -207,7 +207,7 @@ def parse_config(text: str, path: str) -> Config:
     top.get("auth", (dict,), nullable=True)
     top.get("iperf3", (dict,))
     top.get("spool", (dict,))
-    config = Config(
+    return Config(
         path=path,
         revision=top.text("revision"),
         host=host,
@@ -224,7 +224,6 @@ def parse_config(text: str, path: str) -> Config:
         schedule=schedule,
         **(_tables(top, data, host, schedule) if tables else {}),
     )
-    return config
 
 
 def load_config(path: str) -> Config:
